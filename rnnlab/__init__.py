@@ -1,0 +1,18 @@
+"""RNN Lab's science: configs, cells, tasks, training, Jacobians, theory, results and figures.
+
+Usable from a notebook or the command line with no Streamlit installed:
+
+    from rnnlab import RunConfig, run, load_run
+    result = run(RunConfig(seq_len=200, rho=1.2), on_update=print)
+    result.save("runs/example")
+"""
+
+__version__ = "0.1.0"
+
+from .config import ConfigError, RunConfig  # noqa: E402
+from .presets import PRESETS, preset_config  # noqa: E402
+from .results import RunResult, load_run  # noqa: E402
+from .train import analyse, run  # noqa: E402
+
+__all__ = ["ConfigError", "RunConfig", "RunResult", "run", "analyse", "load_run", "PRESETS",
+           "preset_config"]

@@ -1,0 +1,106 @@
+"""Command line: `python -m rnnlab run [--preset NAME] [--set KEY=VALUE ...] [--out DIR]`,
+`python -m rnnlab presets`. Bad input exits with status 2 and one line naming the key and what is
+allowed, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from .config import FIELD, ConfigError, RunConfig
+from .presets import PRESETS
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, status 2 (argparse prints usage too by default)
+        print(f"rnnlab: error: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m rnnlab", description="RNN Lab: train a small RNN and record what "
+                "its gradients do.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    r = sub.add_parser("run", help="train one configuration and export the run")
+    r.add_argument("--preset", help="start from a named preset (see `presets`)")
+    r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
+                   help="set one key (repeatable); keys: " + ", ".join(FIELD))
+    r.add_argument("--out", help="directory to write config.json, summary.json, metrics.csv, "
+                   "arrays.npz")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
+    sub.add_parser("presets", help="list the presets")
+    return p
+
+
+def parse_sets(items: list[str]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise ConfigError("--set", f"{item!r} is not KEY=VALUE", "KEY=VALUE with a key of "
+                              + ", ".join(FIELD))
+        out[key] = value
+    return out
+
+
+def config_from_args(args: argparse.Namespace) -> RunConfig:
+    values: dict[str, object] = {}
+    if args.preset is not None:
+        if args.preset not in PRESETS:
+            raise ConfigError("preset", f"{args.preset!r} is unknown", "one of " + ", ".join(PRESETS))
+        values.update(PRESETS[args.preset].settings)
+    values.update(parse_sets(args.sets))
+    return RunConfig.from_dict(values)
+
+
+class ProgressBar:
+    """A one-line progress bar on stderr, redrawn at most ten times a second."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.last = max(total, 1), enabled, 0.0
+
+    def __call__(self, rec: dict) -> None:
+        now = time.monotonic()
+        if not self.enabled or (now - self.last < 0.1 and rec["step"] + 1 < self.total):
+            return
+        self.last = now
+        frac = (rec["step"] + 1) / self.total
+        bar = "#" * int(30 * frac)
+        print(f"\r[{bar:<30}] step {rec['step'] + 1}/{self.total} loss {rec['loss']:.4g} "
+              f"|g| {rec['grad_norm']:.3g}", end="", file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.command == "presets":
+        for name, p in PRESETS.items():
+            print(f"{name:22s} {p.title}")
+        return 0
+    try:
+        cfg = config_from_args(args)
+    except ConfigError as e:
+        print(f"rnnlab: error: {e}", file=sys.stderr)
+        return 2
+    from .train import run  # import torch only when training
+
+    bar = ProgressBar(cfg.steps, enabled=not args.quiet and cfg.steps > 0)
+    result = run(cfg, on_update=bar)
+    bar.close()
+    if args.out:
+        try:
+            result.save(args.out)
+        except OSError as e:
+            print(f"rnnlab: error: --out: cannot write {args.out!r}: {e.strerror}", file=sys.stderr)
+            return 2
+    s = result.summary
+    status = (f"diverged at step {s['diverged_at']} ({s['nonfinite']} went non-finite)"
+              if s["diverged_at"] is not None else f"final loss {s['final_loss']:.4g}")
+    print(f"{status}; baseline {s['baseline_loss']:.4g}; {s['updates']} updates in "
+          f"{s['wall_time_s']:.1f} s" + (f"; saved to {args.out}" if args.out else ""))
+    return 0

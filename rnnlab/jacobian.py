@@ -1,0 +1,479 @@
+"""Exact all-pairs Jacobian norms: the heatmap of log10 ||dh_t/dh_k||.
+
+Definitions (DESIGN.md): J_t = dh_t/dh_{t-1}; for 1 <= k <= t <= T the heatmap holds
+``hm[t-1, k-1] = log10 ||J_t J_{t-1} ... J_{k+1}||`` (identity on the diagonal, so 0.0 there), NaN
+above the diagonal and -inf only where the product is exactly zero. Norms: ``spectral`` (largest
+singular value) and ``rms`` (Frobenius / sqrt(n)).
+
+Algorithm
+---------
+Write P(t, k) = J_t ... J_{k+1}. Going forward in t, every column k < t advances by the same left
+factor, P(t, k) = J_t P(t-1, k), so one wide matmul per step advances all columns at once. The
+products are stored transposed and stacked, Q_k = P(t, k)^T, in one contiguous (C, n, n) buffer,
+and the step is ``Q[:m].view(m*n, n) @ J_t^T`` written into a second buffer of the same shape
+(ping-pong: no allocation and no copy per step). Total cost is T^2 n^3 flops, all of it in one
+large GEMM per step, so the engine runs near the machine's matmul rate.
+
+Range (log space). Each J_t is divided by c_t ~ sigma_max(J_t) before use, so the stored blocks can
+only shrink; the scale is kept in float64 logs: value = log10 ||stored block|| + s_k + C_t - C_k with
+C_t = sum_{j<=t} log10 c_j and s_k the column's own renormalisation log. A block is rescaled to
+norm 1 (and s_k updated) only when its norm leaves [lo, hi] = [tiny^0.2, max^0.2] of the working
+dtype (about 1e-7.6 .. 1e7.7 in float32), which leaves room for the squares taken below. Products
+far beyond the float range (rho = 5, T = 1000: 10^698) are therefore exact to rounding, and a
+block is exactly zero only if the product is (dead ReLU units): that is the one source of -inf.
+
+Precision. The products are formed in float32 by default (about 2x the float64 matmul rate). The
+error of a long product is rounding per step (~6e-8 relative) propagated by later factors; on the
+test matrix (four activations, gaussian and orthogonal W, rho 0.5..1.5, leak, T <= 300) every
+entry is within 1e-3 log10 units (0.23 %) of the float64 SVD reference, typically ~1e-5.
+``dtype=torch.float64`` is available for a 2-3x slower, more exact run.
+
+Spectral norm without an SVD per pair: warm-started power iteration per column. Each column keeps
+a unit vector v_k (estimate of the top right singular vector of P(t, k)) and y_k = P(t, k) v_k.
+The top right singular vector of a forward product J_t ... J_{k+1} converges as t grows (the
+right-hand factors are fixed; Oseledets), so yesterday's v_k is an excellent start today. Per step:
+y_k <- J_t y_k (cheap, n^2 per column), z_k = P^T y_k (one pass over the buffer), v_k = z_k/|z_k|,
+y_k = P v_k (second pass), estimate sigma = |y_k|. With v = sum c_i v_i and A = P^T P,
+|P v_old|^2 = sum c_i^2 s_i^2 <= |P v_new|^2 = (sum c_i^2 s_i^6)/(sum c_i^2 s_i^4) <= s_1^2:
+every estimate is a lower bound and one step can only raise it. Where one step raises it by more
+than ``tol`` (relative) the column is not converged: new columns (random start) and any column
+whose top direction changed. Those few columns are gathered and refined on their Gram matrix
+A = P^T P by repeated squaring (v <- A^(2^j) v, j = 1, 2, ...) until two successive estimates agree
+to ``tol``, and an exact float64 eigen-solve takes any column that still has not. The error
+after convergence is second order in the angle to the top vector and weighted by the singular
+value gaps: sigma_1^2 - est^2 = sum_i w_i (s_1^2 - s_i^2); near-degenerate top values (orthogonal W)
+make the vector ambiguous but the estimate exact. Tests compare every entry with the float64 SVD.
+
+Also here: one-step Jacobians of the vanilla cell in closed form, a generic autograd route for
+the gru/lstm state maps, the temporal gradient profile by vector-Jacobian products, and the slow
+float64 oracle ``reference_heatmap``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+from torch import Tensor
+
+ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
+NORMS = ("spectral", "rms")
+
+_SPECTRAL_TOL = {torch.float32: 1e-5, torch.float64: 1e-9}  # relative rise that counts as "moving"
+_MAX_SQUARINGS = 10  # A^(2^10) before the exact fallback
+_PROGRESS_EVERY = 0.01  # fraction of the work between progress() calls
+
+
+# ----------------------------------------------------------------------------- one-step Jacobians
+
+
+def _act_derivative(a: Tensor, act: str) -> Tensor:
+    """f'(a) elementwise; relu'(0) = 0."""
+    if act == "tanh":
+        return 1.0 - torch.tanh(a) ** 2
+    if act == "sigmoid":
+        s = torch.sigmoid(a)
+        return s * (1.0 - s)
+    if act == "relu":
+        return (a > 0).to(a.dtype)
+    if act == "linear":
+        return torch.ones_like(a)
+    raise ValueError(f"act must be one of {ACTIVATIONS}, got {act!r}")
+
+
+def rnn_step_jacobians(W_hh: Tensor, a: Tensor, act: str, leak: float) -> Tensor:
+    """J_t = leak*I + (1-leak)*diag(f'(a_t)) W_hh for every step: (T, H, H) from a (T, H)."""
+    if W_hh.dim() != 2 or W_hh.shape[0] != W_hh.shape[1]:
+        raise ValueError(f"W_hh must be square (H, H), got {tuple(W_hh.shape)}")
+    if a.dim() != 2 or a.shape[1] != W_hh.shape[0]:
+        raise ValueError(f"a must be (T, {W_hh.shape[0]}), got {tuple(a.shape)}")
+    if not 0.0 <= leak < 1.0:
+        raise ValueError(f"leak must be in [0, 1), got {leak}")
+    d = _act_derivative(a, act)  # (T, H)
+    jacs = (1.0 - leak) * d[:, :, None] * W_hh[None]  # (T, H, H): row i scaled by f'(a_t,i)
+    if leak:
+        jacs = jacs + leak * torch.eye(W_hh.shape[0], dtype=jacs.dtype, device=jacs.device)
+    return jacs
+
+
+def state_map_jacobians(step_fn: Callable[[Tensor, Tensor], Tensor], states: Tensor, xs: Tensor) -> Tensor:
+    """J_t = d step_fn(s_{t-1}, x_t) / d s_{t-1} for t = 1..T: (T, n, n).
+
+    ``step_fn(s_prev (n,), x (I,)) -> s (n,)`` is unbatched; ``states[t-1] = s_{t-1}`` (the state
+    before step t) and ``xs[t-1] = x_t``. Used for gru and for lstm with the state [h; c].
+    """
+    if states.dim() != 2 or xs.dim() != 2 or states.shape[0] != xs.shape[0]:
+        raise ValueError(f"states (T, n) and xs (T, I) must share T, got {tuple(states.shape)} and {tuple(xs.shape)}")
+    return torch.func.vmap(torch.func.jacrev(step_fn, argnums=0))(states, xs)  # (T, n, n)
+
+
+# ----------------------------------------------------------------------------- heatmap
+
+
+@dataclass
+class HeatmapResult:
+    """Heatmap of log10 ||dh_t/dh_k||: ``values[t-1, k-1]`` (float64, (T, T)).
+
+    Columns k not in ``cols`` (under a stride) are NaN, as are rows not reached when cancelled
+    (``complete`` False) and everything above the diagonal.
+    """
+
+    values: np.ndarray  # (T, T) float64
+    cols: np.ndarray  # (C,) int64, the 1-based k computed
+    norm: str
+    stride: int
+    complete: bool
+    rows_done: int  # rows t = 1..rows_done are filled
+    dtype: str  # working precision of the products
+    refined: int = 0  # column-steps that needed more than one power step (spectral diagnostics)
+    exact_fallbacks: int = 0  # column-steps settled by an exact eigen-solve
+
+
+def _resolve_device(device, jacs: Tensor) -> torch.device:
+    if device is None:
+        return jacs.device
+    dev = torch.device(device)
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r} was requested but CUDA is not available; use device='cpu' or None")
+    return dev
+
+
+def _resolve_stride(T: int, stride: int, max_size: int | None) -> int:
+    """stride, raised to ceil(T / max_size) when T > max_size (so at most max_size columns)."""
+    if int(stride) != stride or stride < 1:
+        raise ValueError(f"stride must be an integer >= 1, got {stride}")
+    if max_size is not None:
+        if int(max_size) != max_size or max_size < 1:
+            raise ValueError(f"max_size must be an integer >= 1 or None, got {max_size}")
+        if T > max_size:
+            stride = max(int(stride), math.ceil(T / max_size))
+    return int(stride)
+
+
+def _check_jacs(jacs: Tensor) -> tuple[int, int]:
+    if not isinstance(jacs, Tensor):
+        raise TypeError(f"jacs must be a torch.Tensor, got {type(jacs).__name__}")
+    if jacs.dim() != 3 or jacs.shape[1] != jacs.shape[2] or jacs.shape[0] < 1:
+        raise ValueError(f"jacs must be (T, n, n) with T >= 1, got {tuple(jacs.shape)}")
+    if not torch.isfinite(jacs).all():
+        raise ValueError("jacs contains non-finite values (inf or NaN); the heatmap is undefined")
+    return jacs.shape[0], jacs.shape[1]
+
+
+def _step_scales(j64: Tensor, iters: int = 8) -> Tensor:
+    """c_t ~ sigma_max(J_t) (T,) float64, > 0; any positive value is exact (it is summed in logs)."""
+    T, n, _ = j64.shape
+    fro = torch.linalg.matrix_norm(j64)  # (T,)
+    gen = torch.Generator().manual_seed(1)
+    v = torch.randn(n, generator=gen, dtype=torch.float64).to(j64.device).expand(T, n)  # (T, n)
+    for _ in range(iters):  # power iteration on J^T J, all steps at once
+        w = torch.linalg.vecdot(j64, v[:, None, :])  # (T, n) = J v
+        v = torch.linalg.vecdot(j64.mT, w[:, None, :])  # (T, n) = J^T J v
+        v = v / torch.linalg.vector_norm(v, dim=1, keepdim=True).clamp_min(1e-300)
+    est = torch.linalg.vector_norm(torch.linalg.vecdot(j64, v[:, None, :]), dim=1)  # (T,)
+    est = torch.maximum(est, fro / math.sqrt(n))  # sigma_max >= Fro/sqrt(n): never a tiny scale
+    return torch.where(est > 0, est, torch.ones_like(est))  # J_t = 0: any scale, product stays 0
+
+
+class _Stack:
+    """Renormalised products of the active columns, stored transposed: Q_k = P(t, k)^T / scale_k."""
+
+    def __init__(self, ncols: int, n: int, dtype: torch.dtype, device: torch.device):
+        self.n, self.m = n, 0
+        self.bufs = [torch.empty(ncols, n, n, dtype=dtype, device=device) for _ in range(2)]  # (C, n, n) x2
+        self.cur = 0
+        self.log_scale = torch.zeros(ncols, dtype=torch.float64, device=device)  # (C,) s_k
+        self.eye = torch.eye(n, dtype=dtype, device=device)  # (n, n)
+        info = torch.finfo(dtype)
+        self.lo, self.hi = info.tiny**0.2, info.max**0.2  # squares of squares stay in range
+
+    @property
+    def blocks(self) -> Tensor:
+        return self.bufs[self.cur][: self.m]  # (m, n, n)
+
+    def append_identity(self) -> None:
+        self.bufs[self.cur][self.m].copy_(self.eye)  # P(k, k) = I
+        self.m += 1
+
+    def advance(self, jn_t: Tensor) -> None:
+        """Q_k <- Q_k @ Jn^T for all active k in one GEMM into the other buffer."""
+        src = self.bufs[self.cur][: self.m].view(self.m * self.n, self.n)  # (m*n, n)
+        dst = self.bufs[1 - self.cur][: self.m].view(self.m * self.n, self.n)  # (m*n, n)
+        torch.matmul(src, jn_t, out=dst)
+        self.cur = 1 - self.cur
+
+    def rescale(self, idx: Tensor, factor: Tensor) -> None:
+        """Divide blocks idx by factor (> 0) and book the factor into their log scale."""
+        q = self.bufs[self.cur]
+        q[idx] = q[idx] / factor[:, None, None].to(q.dtype)  # (len(idx), n, n)
+        self.log_scale[idx] += torch.log10(factor.to(torch.float64))
+
+    def out_of_range(self, scale: Tensor) -> Tensor:
+        """Indices of non-zero blocks whose scale left [lo, hi]."""
+        return torch.nonzero((scale > 0) & ((scale < self.lo) | (scale > self.hi))).flatten()
+
+
+def _rms_norms(stack: _Stack) -> Tensor:
+    """Frobenius / sqrt(n) of every stored block (m,), exact zeros only for zero blocks."""
+    est = torch.linalg.matrix_norm(stack.blocks) / math.sqrt(stack.n)  # (m,)
+    zero = torch.nonzero(est == 0).flatten()
+    if len(zero):  # sum of squares may underflow: rescale by max-abs and recompute
+        amax = stack.blocks[zero].abs().amax(dim=(1, 2))  # (z,)
+        live = zero[amax > 0]
+        if len(live):
+            stack.rescale(live, amax[amax > 0])
+            est[live] = torch.linalg.matrix_norm(stack.blocks[live]) / math.sqrt(stack.n)
+    return est
+
+
+class _Power:
+    """Warm-started power iteration per column for sigma_max of the stored blocks."""
+
+    def __init__(self, ncols: int, n: int, dtype: torch.dtype, device: torch.device):
+        self.v = torch.empty(ncols, n, dtype=dtype, device=device)  # (C, n) unit right vectors
+        self.y = torch.empty(ncols, n, dtype=dtype, device=device)  # (C, n) y_k = P_k v_k
+        gen = torch.Generator().manual_seed(0)
+        g = torch.randn(n, generator=gen, dtype=torch.float64)  # generic start: no exact zero weights
+        self.start = (g / g.norm()).to(dtype=dtype, device=device)  # (n,)
+        self.tol = _SPECTRAL_TOL.get(dtype, 1e-5)
+        self.refined = 0
+        self.exact = 0
+
+    def append(self, m: int) -> None:
+        self.v[m] = self.start  # P = I: y = v
+        self.y[m] = self.start
+
+    def estimate(self, stack: _Stack, jn_t: Tensor) -> Tensor:
+        """One power step per column on the advanced blocks; refine the ones still moving. (m,)"""
+        m, q = stack.m, stack.blocks  # q: (m, n, n), q_k = P_k^T
+        y = self.y[:m] @ jn_t  # (m, n): rows y_k^T Jn^T = (Jn y_k)^T = (P_new v_k)^T
+        s_old = torch.linalg.vector_norm(y, dim=1)  # (m,) Rayleigh bound with the old v
+        z = torch.bmm(q, y[:, :, None])[:, :, 0]  # (m, n): P^T P v
+        v = z / torch.linalg.vector_norm(z, dim=1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)  # (m, n)
+        y = torch.bmm(v[:, None, :], q)[:, 0, :]  # (m, n): (P v)^T
+        s = torch.linalg.vector_norm(y, dim=1)  # (m,) raised lower bound
+        self.v[:m], self.y[:m] = v, y
+        moving = torch.nonzero((s - s_old > self.tol * s) | (s == 0)).flatten()
+        if len(moving):
+            s[moving] = self._refine(q, moving)
+        return s
+
+    def _refine(self, q: Tensor, idx: Tensor) -> Tensor:
+        """Converge the columns idx on their Gram matrices; returns their estimates (len(idx),)."""
+        qs = q[idx]  # (r, n, n) gathered copy
+        amax = qs.abs().amax(dim=(1, 2))  # (r,)
+        live = amax > 0  # exactly zero products keep estimate 0 -> -inf
+        qs = qs / torch.where(live, amax, torch.ones_like(amax))[:, None, None]  # (r, n, n) scale-free
+        v = self.v[idx]  # (r, n)
+        v = torch.where((v.abs().sum(1, keepdim=True) > 0), v, self.start)  # lost vector: restart
+        a = qs @ qs.mT  # (r, n, n) = P^T P (Q = P^T)
+        est, v, ok = self._square_iterate(a, v)
+        self.refined += len(idx)
+        bad = torch.nonzero(~ok & live).flatten()
+        if len(bad):  # exact float64 eigen-solve for the stubborn few
+            w, vecs = torch.linalg.eigh(a[bad].to(torch.float64))  # (b, n), (b, n, n)
+            v[bad] = vecs[:, :, -1].to(v.dtype)
+            self.exact += len(bad)
+        y = torch.bmm(v[:, None, :], q[idx])[:, 0, :]  # (r, n) = (P v)^T at the stored scale
+        self.v[idx], self.y[idx] = v, y
+        return torch.where(live, torch.linalg.vector_norm(y, dim=1), torch.zeros_like(amax))
+
+    def _square_iterate(self, a: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """v <- A^(2^j) v for j = 0, 1, ...; stop per column when the estimate stops rising."""
+        def rayleigh(vec):  # (r,) sqrt(v^T A v / v^T v)
+            av = torch.bmm(a, vec[:, :, None])[:, :, 0]  # (r, n)
+            return torch.sqrt(torch.linalg.vecdot(vec, av).clamp_min(0)), av
+
+        est, av = rayleigh(v)
+        v = av / torch.linalg.vector_norm(av, dim=1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)  # A v
+        ok = torch.zeros(len(v), dtype=torch.bool, device=v.device)
+        b = a / a.abs().amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)  # (r, n, n)
+        for _ in range(_MAX_SQUARINGS):
+            new, av = rayleigh(v)
+            ok = ok | (new - est <= self.tol * new)
+            est = torch.maximum(est, new)
+            if ok.all():
+                break
+            b = b @ b  # (r, n, n) ~ A^(2^j)
+            b = b / b.abs().amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
+            w = torch.bmm(b, v[:, :, None])[:, :, 0]  # (r, n)
+            w = w / torch.linalg.vector_norm(w, dim=1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
+            v = torch.where(ok[:, None], v, w)
+        return est, v, ok
+
+
+def _normalised_steps(jacs: Tensor, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
+    """(Jn_t^T (T, n, n) in dtype on device, C (T+1,) float64 cumulative log10 c_t with C_0 = 0)."""
+    j64 = jacs.to(device=device, dtype=torch.float64)  # (T, n, n)
+    c = _step_scales(j64)  # (T,)
+    jn_t = (j64 / c[:, None, None]).mT.to(dtype).contiguous()  # (T, n, n) transposed for Q @ Jn^T
+    cum = torch.cat([torch.zeros(1, dtype=torch.float64, device=device), torch.cumsum(torch.log10(c), 0)])
+    return jn_t, cum  # (T, n, n), (T+1,)
+
+
+def heatmap(
+    jacs: Tensor,
+    norm: str = "spectral",
+    stride: int = 1,
+    max_size: int | None = None,
+    progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    device=None,
+    *,
+    dtype: torch.dtype = torch.float32,
+) -> HeatmapResult:
+    """All-pairs log10 ||J_t ... J_{k+1}|| for jacs (T, n, n) with jacs[t-1] = J_t.
+
+    stride s computes columns k = 1, 1+s, 1+2s, ... (every row t); if ``max_size`` is given and
+    T > max_size, the stride becomes max(stride, ceil(T / max_size)), so at most max_size columns.
+    ``progress(fraction)`` is called about every 1 % of the work and with 1.0 at the end;
+    ``should_stop()`` is polled every step and returning True ends the run early with
+    ``complete=False`` (rows done so far are filled). ``device`` None (jacs' device), "cpu" or
+    "cuda"; asking for CUDA where there is none raises ValueError. ``dtype`` is the working
+    precision of the products (float32 default; accuracy is argued in the module docstring).
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    T, n = _check_jacs(jacs)
+    stride = _resolve_stride(T, stride, max_size)
+    dev = _resolve_device(device, jacs)
+    cols = np.arange(1, T + 1, stride, dtype=np.int64)  # (C,) 1-based k
+    jn_t, cum = _normalised_steps(jacs, dtype, dev)
+    stack = _Stack(len(cols), n, dtype, dev)
+    power = _Power(len(cols), n, dtype, dev) if norm == "spectral" else None
+    rows = torch.full((T, len(cols)), float("nan"), dtype=torch.float64, device=dev)  # (T, C)
+    ks = torch.as_tensor(cols, device=dev)  # (C,)
+    work_total, work_done, reported = _work_total(cols, T), 0, 0.0
+    rows_done, complete = 0, True
+    for t in range(1, T + 1):
+        if should_stop is not None and should_stop():
+            complete = False
+            break
+        if stack.m < len(cols) and cols[stack.m] == t - 1:  # column k = t-1 enters as P(t-1, t-1) = I
+            if power is not None:
+                power.append(stack.m)
+            stack.append_identity()
+        if stack.m:
+            rows[t - 1, : stack.m] = _advance_row(stack, power, jn_t[t - 1], cum[t] - cum[ks[: stack.m]])
+        if stack.m < len(cols) and cols[stack.m] == t:
+            rows[t - 1, stack.m] = 0.0  # diagonal: identity
+        rows_done = t
+        work_done += stack.m + 1
+        if progress is not None and work_done / work_total - reported >= _PROGRESS_EVERY:
+            reported = work_done / work_total
+            progress(min(reported, 1.0))
+    if progress is not None and complete:
+        progress(1.0)
+    return _result(rows, cols, T, norm, stride, complete, rows_done, dtype, power)
+
+
+def _work_total(cols: np.ndarray, T: int) -> int:
+    """Sum over steps of (active columns + 1): the denominator of progress()."""
+    return int(np.sum(T - cols + 1)) + T
+
+
+def _advance_row(stack: _Stack, power: _Power | None, jn_t: Tensor, log_c: Tensor) -> Tensor:
+    """Advance every active column by one step; returns its log10 norms (m,) float64."""
+    stack.advance(jn_t)
+    est = _rms_norms(stack) if power is None else power.estimate(stack, jn_t)  # (m,)
+    row = torch.log10(est.to(torch.float64)) + stack.log_scale[: stack.m] + log_c  # (m,) -inf iff zero
+    far = stack.out_of_range(est)
+    if len(far):  # keep blocks near norm 1: exact to rounding whatever the true scale
+        stack.rescale(far, est[far])
+        if power is not None:
+            power.y[far] = power.y[far] / est[far, None]  # y = P v scales with the block
+    return row
+
+
+def _result(rows, cols, T, norm, stride, complete, rows_done, dtype, power) -> HeatmapResult:
+    values = np.full((T, T), np.nan)  # (T, T)
+    values[:, cols - 1] = rows.cpu().numpy()
+    values[np.triu_indices(T, 1)] = np.nan  # k > t is undefined
+    values[rows_done:] = np.nan
+    return HeatmapResult(
+        values=values,
+        cols=cols,
+        norm=norm,
+        stride=stride,
+        complete=complete,
+        rows_done=rows_done,
+        dtype=str(dtype).replace("torch.", ""),
+        refined=power.refined if power else 0,
+        exact_fallbacks=power.exact if power else 0,
+    )
+
+
+def heatmap_values(jacs: Tensor, norm: str = "spectral") -> np.ndarray:
+    """Just the (T, T) float64 values of ``heatmap(jacs, norm)``."""
+    return heatmap(jacs, norm=norm).values
+
+
+# ----------------------------------------------------------------------------- gradient profile
+
+
+def grad_profile(jacs: Tensor, direct: Tensor) -> np.ndarray:
+    """||dL/dh_k|| for k = 1..T (T,) by g_T = d_T, g_k = d_k + J_{k+1}^T g_{k+1}.
+
+    jacs (T, n, n) or (T, B, n, n); direct (T, n) or (T, B, n) with direct[k-1] = partial dL/dh_k.
+    The norm is Frobenius over batch and units. Float64, O(T n^2) per batch element.
+    """
+    j, d = jacs.to(torch.float64), direct.to(torch.float64)
+    if j.dim() == 3:
+        j, d = j[:, None], d[:, None]  # (T, 1, n, n), (T, 1, n)
+    if j.dim() != 4 or d.dim() != 3 or j.shape[:2] != d.shape[:2] or j.shape[-1] != d.shape[-1]:
+        raise ValueError(f"jacs (T[,B],n,n) and direct (T[,B],n) disagree: {tuple(jacs.shape)} vs {tuple(direct.shape)}")
+    T = j.shape[0]
+    out = np.empty(T)
+    g = d[T - 1]  # (B, n)
+    out[T - 1] = torch.linalg.vector_norm(g).item()
+    for i in range(T - 2, -1, -1):  # i = k-1; jacs[i+1] = J_{k+1}
+        g = d[i] + torch.linalg.vecdot(j[i + 1].mT, g[:, None, :])  # (B, n): d_k + J^T g
+        out[i] = torch.linalg.vector_norm(g).item()
+    return out
+
+
+# ----------------------------------------------------------------------------- float64 oracle
+
+
+def reference_heatmap(jacs, norm: str) -> np.ndarray:
+    """Slow float64 oracle: each product formed explicitly, numpy SVD / Frobenius per pair.
+
+    For each t the product R = J_t ... J_{k+1} is extended to the right one factor at a time and
+    divided by its max-abs after every factor (log10 scales summed), so it is exact for products
+    far outside the float range; an exactly zero product gives -inf.
+    """
+    if norm not in NORMS:
+        raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
+    J = np.asarray(jacs.detach().cpu() if isinstance(jacs, Tensor) else jacs, dtype=np.float64)  # (T, n, n)
+    T, n = J.shape[0], J.shape[1]
+    hm = np.full((T, T), np.nan)
+    for t in range(1, T + 1):
+        hm[t - 1, t - 1] = 0.0
+        prods, logs = _reference_products(J, t)  # (t-1, n, n), (t-1,) for k = t-1 .. 1
+        if len(prods) == 0:
+            continue
+        if norm == "spectral":
+            nrm = np.linalg.norm(prods, ord=2, axis=(1, 2))
+        else:
+            nrm = np.linalg.norm(prods, axis=(1, 2)) / math.sqrt(n)
+        with np.errstate(divide="ignore"):
+            hm[t - 1, t - 2 :: -1] = np.log10(nrm) + logs  # k = t-1 down to 1
+    return hm
+
+
+def _reference_products(J: np.ndarray, t: int) -> tuple[np.ndarray, np.ndarray]:
+    """Max-abs-normalised J_t ... J_{k+1} for k = t-1 down to 1, with their log10 scales."""
+    n = J.shape[1]
+    r, scale = np.eye(n), 0.0
+    prods, logs = [], []
+    for k in range(t - 1, 0, -1):
+        r = r @ J[k]  # J[k] = J_{k+1}
+        m = np.abs(r).max()
+        if m > 0:
+            r, scale = r / m, scale + math.log10(m)
+        prods.append(r)
+        logs.append(scale)
+    return np.array(prods).reshape(-1, n, n), np.array(logs)

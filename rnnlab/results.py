@@ -1,0 +1,173 @@
+"""RunResult: what a run recorded, and its export format (DESIGN.md, "Exported run").
+
+A run directory holds config.json, summary.json, metrics.csv and arrays.npz. `load_run(dir)` gives
+back a RunResult equal to the saved one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import platform
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .config import RunConfig
+
+METRIC_COLUMNS = ["step", "update", "loss", "seq_loss", "grad_norm", "grad_norm_clipped", "clipped",
+                  "rho_whh", "sigma_max_whh"]
+# Arrays stored per snapshot besides the heatmap: the vanilla cell's names, or torch.nn's names for
+# gated cells (weight_hh (S, gH, H) with gates stacked as in torch.nn.GRUCell / LSTMCell).
+WEIGHT_NAMES = {"rnn": ("W_hh", "W_xh", "b_h"),
+                "gru": ("weight_hh", "weight_ih", "bias_hh", "bias_ih"),
+                "lstm": ("weight_hh", "weight_ih", "bias_hh", "bias_ih")}
+
+
+def versions() -> dict[str, str]:
+    import torch
+
+    from . import __version__
+    return {"rnnlab": __version__, "torch": torch.__version__, "numpy": np.__version__,
+            "pandas": pd.__version__, "python": platform.python_version()}
+
+
+@dataclass
+class RunResult:
+    config: RunConfig
+    metrics: pd.DataFrame  # one row per optimizer update
+    arrays: dict[str, np.ndarray]  # snapshot_steps, jacobian, weights, eigvals, probe_x, grad_time
+    summary: dict[str, Any] = field(default_factory=dict)
+
+    # ---- construction from the training loop ---------------------------------------------------
+    @classmethod
+    def build(cls, cfg: RunConfig, rows: list[dict], grad_time: list[np.ndarray],
+              snaps: list[tuple[int, dict]], probe_x: np.ndarray, summary: dict, cell: str
+              ) -> "RunResult":
+        metrics = pd.DataFrame(rows)
+        for c in METRIC_COLUMNS:
+            if c not in metrics:
+                metrics[c] = np.nan
+        extra = [c for c in metrics.columns if c not in METRIC_COLUMNS]
+        metrics = metrics[METRIC_COLUMNS + sorted(extra)]
+        for c in ("step", "update", "clipped"):
+            metrics[c] = metrics[c].astype("int64")
+        L = probe_x.shape[0]
+        arrays = {
+            "snapshot_steps": np.array([s for s, _ in snaps], dtype=np.int64),
+            "jacobian": np.stack([d["jacobian"] for _, d in snaps]) if snaps
+            else np.zeros((0, L, L)),
+            "eigvals": np.stack([d["eigvals"] for _, d in snaps]).astype(np.complex128),
+            "preact_var": np.array([d["preact_var"] for _, d in snaps], dtype=np.float64),
+            "probe_x": probe_x.astype(np.float32),
+            "grad_time": np.stack(grad_time) if grad_time else np.zeros((0, L)),
+        }
+        for name in WEIGHT_NAMES[cell]:
+            arrays[name] = np.stack([d[name] for _, d in snaps])
+        return cls(cfg, metrics, arrays, summary)
+
+    # ---- convenience views ---------------------------------------------------------------------
+    @property
+    def diverged(self) -> bool:
+        return self.summary.get("diverged_at") is not None
+
+    @property
+    def snapshot_steps(self) -> np.ndarray:
+        return self.arrays["snapshot_steps"]
+
+    def heatmap(self, i: int = -1) -> np.ndarray:
+        return self.arrays["jacobian"][i]
+
+    # ---- export --------------------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        d = Path(directory)
+        d.mkdir(parents=True, exist_ok=True)
+        for name, data in self.files().items():
+            (d / name).write_bytes(data)
+        return d
+
+    def to_zip(self) -> bytes:
+        """The whole export as one zip (the app's download)."""
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+            for name, data in self.files().items():
+                z.writestr(name, data)
+        return buf.getvalue()
+
+    def files(self) -> dict[str, bytes]:
+        """The export as bytes per file name (for downloads)."""
+        npz = io.BytesIO()
+        np.savez_compressed(npz, **self.arrays)
+        return {
+            "config.json": (self.config.to_json() + "\n").encode(),
+            "summary.json": (json.dumps(_jsonable(self.summary), indent=2) + "\n").encode(),
+            "metrics.csv": self.metrics.to_csv(index=False, float_format="%.17g").encode(),
+            "arrays.npz": npz.getvalue(),
+        }
+
+    def equals(self, other: "RunResult") -> bool:
+        """Exact equality of config, metrics, arrays and summary (NaN equal to NaN)."""
+        if self.config != other.config or set(self.arrays) != set(other.arrays):
+            return False
+        if list(self.metrics.columns) != list(other.metrics.columns):
+            return False
+        if not np.array_equal(self.metrics.to_numpy(float), other.metrics.to_numpy(float),
+                              equal_nan=True):
+            return False
+        for k, a in self.arrays.items():
+            b = other.arrays[k]
+            if a.shape != b.shape or not np.array_equal(a, b, equal_nan=True):
+                return False
+        return _jsonable(self.summary) == _jsonable(other.summary)
+
+
+RUN_FILES = ("config.json", "summary.json", "metrics.csv", "arrays.npz")
+
+
+def load_run(directory: str | Path) -> RunResult:
+    """Read a run directory written by RunResult.save (or the CLI's --out)."""
+    d = Path(directory)
+    missing = [f for f in RUN_FILES if not (d / f).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{d}: not a run directory (missing {', '.join(missing)})")
+    return from_files({f: (d / f).read_bytes() for f in RUN_FILES})
+
+
+def load_zip(data: bytes) -> RunResult:
+    """A run from the app's zip download (or any zip of a run directory's four files)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        names = {Path(n).name: n for n in z.namelist()}
+        missing = [f for f in RUN_FILES if f not in names]
+        if missing:
+            raise FileNotFoundError(f"zip: not a run export (missing {', '.join(missing)})")
+        return from_files({f: z.read(names[f]) for f in RUN_FILES})
+
+
+def from_files(files: dict[str, bytes]) -> RunResult:
+    """A RunResult from the four exported files' bytes (inverse of RunResult.files)."""
+    cfg = RunConfig.from_dict(json.loads(files["config.json"]))
+    summary = json.loads(files["summary.json"])
+    metrics = pd.read_csv(io.BytesIO(files["metrics.csv"]))
+    with np.load(io.BytesIO(files["arrays.npz"])) as z:
+        arrays = {k: z[k] for k in z.files}
+    return RunResult(cfg, metrics, arrays, summary)
+
+
+def _jsonable(x: Any) -> Any:
+    """JSON-safe copy: NaN/inf floats become null, numpy scalars plain Python."""
+    if isinstance(x, dict):
+        return {k: _jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_jsonable(v) for v in x]
+    if isinstance(x, (np.floating, float)):
+        f = float(x)
+        return f if np.isfinite(f) else None
+    if isinstance(x, np.integer):
+        return int(x)
+    if isinstance(x, np.bool_):
+        return bool(x)
+    return x

@@ -12,8 +12,8 @@ much cheaper than calling retain_grad on T intermediate tensors.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 from torch import Tensor, nn

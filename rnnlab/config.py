@@ -13,9 +13,10 @@ import dataclasses
 import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 
 class ConfigError(ValueError):
@@ -262,22 +263,22 @@ class RunConfig:
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
-    def from_dict(cls, values: Mapping[str, Any]) -> "RunConfig":
+    def from_dict(cls, values: Mapping[str, Any]) -> RunConfig:
         """Strict: every key must be known and valid (strings are parsed). Missing keys take defaults."""
         unknown = [k for k in values if k not in FIELD]
         if unknown:
             raise ConfigError(unknown[0], "unknown key", "one of " + ", ".join(KEYS))
-        return cls(**{k: parse_value(k, v) for k, v in values.items()})
+        return cls(**{**default_values(), **{k: parse_value(k, v) for k, v in values.items()}})
 
     @classmethod
-    def from_lenient(cls, values: Mapping[str, Any], base: "RunConfig | None" = None
-                     ) -> tuple["RunConfig", list[str]]:
+    def from_lenient(cls, values: Mapping[str, Any], base: RunConfig | None = None
+                     ) -> tuple[RunConfig, list[str]]:
         """Lenient (URL): bad values fall back to `base` (default config) with a notice each.
 
         Values above a cap are clamped to the cap; unknown keys are ignored by the caller (a URL has
         other parameters too). Never raises for bad values.
         """
-        base = base or cls()
+        base = base or cls.from_dict({})
         notices: list[str] = []
         good: dict[str, Any] = {}
         for key, raw in values.items():
@@ -306,7 +307,7 @@ class RunConfig:
             return cls(**merged), notices
 
     @classmethod
-    def from_json(cls, path: str | Path) -> "RunConfig":
+    def from_json(cls, path: str | Path) -> RunConfig:
         data = json.loads(Path(path).read_text())
         if not isinstance(data, dict):
             raise ConfigError("config", "config.json must hold an object of key: value")
@@ -319,24 +320,29 @@ class RunConfig:
     def to_json(self) -> str:
         return json.dumps(self.as_dict(), indent=2)
 
-    def replace(self, **changes: Any) -> "RunConfig":
+    def replace(self, **changes: Any) -> RunConfig:
         return RunConfig.from_dict({**self.as_dict(), **changes})
 
-    def diff(self, other: "RunConfig") -> dict[str, tuple[Any, Any]]:
+    def diff(self, other: RunConfig) -> dict[str, tuple[Any, Any]]:
         """Keys whose values differ: key -> (self's, other's)."""
         a, b = self.as_dict(), other.as_dict()
         return {k: (a[k], b[k]) for k in KEYS if a[k] != b[k]}
 
     def to_strings(self, only_changed: bool = True) -> dict[str, str]:
         """String form for a URL or `--set`: only keys that differ from the defaults by default."""
-        default = RunConfig()
+        default = default_values()
         return {k: format_value(getattr(self, k)) for k in KEYS
-                if not only_changed or getattr(self, k) != getattr(default, k)}
+                if not only_changed or getattr(self, k) != default[k]}
 
     @property
     def seq_total(self) -> int:
         """L, the length of the task's sequences (copy adds 20 steps: delimiter and answer)."""
         return self.seq_len + 20 if self.task == "copy" else self.seq_len
+
+
+def default_values() -> dict[str, Any]:
+    """Every key's default, capped keys lowered to their cap when a server sets a smaller one."""
+    return {f.key: min(f.default, cap(f.key)) if f.capped else f.default for f in FIELDS}
 
 
 def format_value(value: Any) -> str:

@@ -47,7 +47,7 @@ class RunResult:
     @classmethod
     def build(cls, cfg: RunConfig, rows: list[dict], grad_time: list[np.ndarray],
               snaps: list[tuple[int, dict]], probe_x: np.ndarray, summary: dict, cell: str
-              ) -> "RunResult":
+              ) -> RunResult:
         metrics = pd.DataFrame(rows)
         for c in METRIC_COLUMNS:
             if c not in metrics:
@@ -109,7 +109,7 @@ class RunResult:
             "arrays.npz": npz.getvalue(),
         }
 
-    def equals(self, other: "RunResult") -> bool:
+    def equals(self, other: RunResult) -> bool:
         """Exact equality of config, metrics, arrays and summary (NaN equal to NaN)."""
         if self.config != other.config or set(self.arrays) != set(other.arrays):
             return False

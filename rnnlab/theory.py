@@ -20,7 +20,7 @@ Contents
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -37,7 +37,7 @@ longer than any sequence the app trains on, so calling it vanishing or exploding
 _QUAD_NODES = 120  # Gauss-Hermite nodes: exact for polynomials up to degree 239, plenty for tanh
 _Z, _W = np.polynomial.hermite_e.hermegauss(_QUAD_NODES)
 _W = _W / math.sqrt(2.0 * math.pi)  # weights now sum to 1: sum(_W * h(_Z)) = E[h(z)], z ~ N(0, 1)
-_Q_FLOOR = 1e-300  # chi at q = 0 is taken as the limit q -> 0+ (matters for relu: f'(0+) = 1)
+_Q_FLOOR = 1e-300  # chi at q = 0 is the limit q -> 0+ (relu: E[f'^2] = 1/2 at every q > 0)
 
 
 # ----------------------------------------------------------------------------- validation helpers
@@ -92,9 +92,9 @@ def norm_bound(sigma_max: float, act: str, lags) -> np.ndarray:
     sigma_max = _check_positive("sigma_max", sigma_max, allow_zero=True)
     lags = _check_lags(lags)
     per_step = sigma_max * gamma(act)
-    with np.errstate(divide="ignore"):
-        log_step = np.log10(per_step) if per_step > 0 else -np.inf
-    return np.where(lags == 0, 0.0, lags * log_step)
+    log_step = math.log10(per_step) if per_step > 0 else -math.inf
+    with np.errstate(invalid="ignore"):  # 0 * -inf at lag 0; the identity has norm 1 there
+        return np.where(lags == 0, 0.0, lags * log_step)
 
 
 def orthogonal_linear(rho: float, lags) -> np.ndarray:
@@ -192,8 +192,9 @@ def _deriv_moments(act: str, q: float) -> tuple[float, float]:
     return float(np.sum(_W * d)), float(np.sum(_W * d * d))
 
 
-def _fixed_point_q(act: str, g: float, s2: float, q0: float = 1.0, tol: float = 1e-12,
-                   max_iter: int = 20000) -> tuple[float, bool]:
+def _fixed_point_q(
+    act: str, g: float, s2: float, q0: float = 1.0, tol: float = 1e-12, max_iter: int = 20000
+) -> tuple[float, bool]:
     """Iterate q <- g^2 E[f(sqrt(q) z)^2] + s2 from q0; returns (q, converged).
 
     Iterating (rather than root-finding) picks the fixed point the network actually reaches from a
@@ -242,8 +243,17 @@ def _make(act, g, q, s2, leak, converged) -> MeanField:
     m1, m2 = _deriv_moments(act, q)
     chi = _leaky_chi(g, m1, m2, leak)
     slope_ln = 0.5 * math.log(chi) if chi > 0 else -math.inf
-    return MeanField(act=act, g=g, q=q, chi=chi, slope_ln=slope_ln,
-                     slope_log10=slope_ln / math.log(10.0), s2=s2, leak=leak, converged=converged)
+    return MeanField(
+        act=act,
+        g=g,
+        q=q,
+        chi=chi,
+        slope_ln=slope_ln,
+        slope_log10=slope_ln / math.log(10.0),
+        s2=s2,
+        leak=leak,
+        converged=converged,
+    )
 
 
 def mean_field(act: str, g: float, s2: float = 0.0, leak: float = 0.0) -> MeanField:
@@ -268,7 +278,7 @@ def mean_field(act: str, g: float, s2: float = 0.0, leak: float = 0.0) -> MeanFi
     q, converged = _fixed_point_q(act, g, s2)
     q_for_chi = q if math.isfinite(q) else 1.0  # only linear/relu reach inf, and their chi ignores q
     mf = _make(act, g, q_for_chi, s2, leak, converged)
-    return mf if q_for_chi == q else MeanField(**{**mf.__dict__, "q": q})
+    return mf if q_for_chi == q else replace(mf, q=q)
 
 
 def mean_field_from_q(act: str, g: float, q: float, leak: float = 0.0) -> MeanField:
@@ -319,7 +329,10 @@ def lag_profile(hm) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 def fit_slope(lags, mean, max_lag: int | None = None, min_lag: int = 1) -> float:
     """Least-squares slope (log10 per step) of mean against lag, over finite points in [min_lag, max_lag].
 
-    Lag 0 is skipped by default: it is 0 by definition and says nothing about the rate. Returns NaN
+    Lag 0 is skipped by default: it is 0 by definition and says nothing about the rate. Compare
+    with the mean-field slope on the rms-norm heatmap: for a Gaussian W_hh the spectral norm of a
+    product of n steps carries an extra ~0.5 log10(n) (its top singular value outgrows the typical
+    vector), which biases a fit over 100 lags by about +0.005 log10 per step. Returns NaN
     when fewer than two usable points remain, so callers can say "not enough data" instead of crash.
     """
     lags = np.asarray(lags, dtype=float)
@@ -353,35 +366,42 @@ def reading(slope_log10: float, tol: float = REGIME_TOL) -> dict:
     return {
         "regime": regime,
         "slope_log10": slope,
-        "factor_per_step": 10.0 ** slope,
+        "factor_per_step": 10.0**slope,
         "steps_to_1000x": 3.0 / abs(slope) if slope != 0 else math.inf,
         "direction": "falls" if slope < 0 else "grows",
         "tol": tol,
     }
 
 
-def reading_text(slope_log10: float, predicted_log10: float | None = None,
-                 tol: float = REGIME_TOL) -> str:
+def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: float = REGIME_TOL) -> str:
     """One paragraph for a learner: what the measured slope means, optionally against the theory."""
     r = reading(slope_log10, tol)
     factor, steps = r["factor_per_step"], r["steps_to_1000x"]
     if r["regime"] == "vanishing":
-        text = (f"Going one step further back in time multiplies the gradient signal by about "
-                f"{factor:.3g}, so it shrinks. After roughly {steps:.0f} steps it is a thousand times "
-                f"weaker: inputs that far back barely influence the update, and the network struggles "
-                f"to learn dependencies that long.")
+        text = (
+            f"Going one step further back in time multiplies the gradient signal by about "
+            f"{factor:.3g}, so it shrinks. After roughly {steps:.0f} steps it is a thousand times "
+            f"weaker: inputs that far back barely influence the update, and the network struggles "
+            f"to learn dependencies that long."
+        )
     elif r["regime"] == "exploding":
-        text = (f"Going one step further back in time multiplies the gradient signal by about "
-                f"{factor:.3g}, so it grows. After roughly {steps:.0f} steps it is a thousand times "
-                f"stronger: distant steps dominate the update, single updates can be huge, and "
-                f"clipping the gradient norm is what keeps training stable.")
+        text = (
+            f"Going one step further back in time multiplies the gradient signal by about "
+            f"{factor:.3g}, so it grows. After roughly {steps:.0f} steps it is a thousand times "
+            f"stronger: distant steps dominate the update, single updates can be huge, and "
+            f"clipping the gradient norm is what keeps training stable."
+        )
     else:
-        text = (f"The gradient signal keeps nearly the same size as it travels back in time (about "
-                f"{factor:.4g} per step). This is the balanced regime that lets distant inputs still "
-                f"shape learning.")
+        text = (
+            f"The gradient signal keeps nearly the same size as it travels back in time (about "
+            f"{factor:.4g} per step). This is the balanced regime that lets distant inputs still "
+            f"shape learning."
+        )
     if predicted_log10 is not None and math.isfinite(predicted_log10):
-        text += (f" Mean-field theory predicts {predicted_log10:+.4f} log10 per step, against the "
-                 f"measured {r['slope_log10']:+.4f}.")
+        text += (
+            f" Mean-field theory predicts {predicted_log10:+.4f} log10 per step, against the "
+            f"measured {r['slope_log10']:+.4f}."
+        )
     return text
 
 
@@ -411,9 +431,16 @@ def eig_powers(eigvals, steps) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------------- the loss cliff
 
 CLIFF_DEFAULTS = {
-    "w0": 4.5, "b0": -2.75, "lr": 0.3, "clip": 1.0, "steps": 100,
-    "T": 50, "x0": 0.5, "target": 0.7,
-    "w_range": (-2.0, 10.0), "b_range": (-8.0, 4.0),
+    "w0": 4.5,
+    "b0": -2.75,
+    "lr": 0.3,
+    "clip": 1.0,
+    "steps": 100,
+    "T": 50,
+    "x0": 0.5,
+    "target": 0.7,
+    "w_range": (-2.0, 10.0),
+    "b_range": (-8.0, 4.0),
 }
 """A start where plain gradient descent falls off the cliff and clipped descent does not.
 
@@ -483,8 +510,16 @@ class CliffPath:
     stopped: str | None = None
 
 
-def cliff_descent(w0: float, b0: float, lr: float, steps: int, clip: float | None = None,
-                  T: int = 50, x0: float = 0.5, target: float = 0.7) -> CliffPath:
+def cliff_descent(
+    w0: float,
+    b0: float,
+    lr: float,
+    steps: int,
+    clip: float | None = None,
+    T: int = 50,
+    x0: float = 0.5,
+    target: float = 0.7,
+) -> CliffPath:
     """Plain gradient descent on the cliff loss, or with norm clipping when clip is a positive number.
 
     Clipping keeps the direction and caps the length: g <- clip * g / ||g|| when ||g|| > clip, so
@@ -508,7 +543,8 @@ def cliff_descent(w0: float, b0: float, lr: float, steps: int, clip: float | Non
         cut = clip is not None and norm > clip
         if cut:
             g = g * (clip / norm)
-        p_new = p - lr * g
+        with np.errstate(over="ignore", invalid="ignore"):
+            p_new = p - lr * g
         if not np.all(np.isfinite(p_new)):
             stopped = f"parameters became non-finite at step {k}"
             break
@@ -518,5 +554,10 @@ def cliff_descent(w0: float, b0: float, lr: float, steps: int, clip: float | Non
         clipped.append(cut)
     path = np.array(path)
     losses = np.asarray(cliff_loss(path[:, 0], path[:, 1], T, x0, target), dtype=float)
-    return CliffPath(path=path, losses=losses, grad_norms=np.array(norms, dtype=float),
-                     clipped=np.array(clipped, dtype=bool), stopped=stopped)
+    return CliffPath(
+        path=path,
+        losses=losses,
+        grad_norms=np.array(norms, dtype=float),
+        clipped=np.array(clipped, dtype=bool),
+        stopped=stopped,
+    )

@@ -69,7 +69,7 @@ _ALL = [
        "The same network with an L2 penalty on the recurrent weights. The penalty pulls the spectral "
        "radius down over training (see its chart), moving the network away from the exploding regime "
        "at the price of shorter memory.",
-       {"act": "tanh", "rho": 1.5, "seq_len": 60, "lr": 0.01, "steps": 200, "l2": 0.01}),
+       {"act": "tanh", "rho": 1.5, "seq_len": 60, "lr": 0.01, "steps": 200, "l2": 0.1}),
     _P("omega-off", "Vanishing gradients, no regulariser",
        "A contracting tanh network on the adding task: the gradient from the loss at the end barely "
        "reaches the marked inputs. Baseline for Pascanu's regulariser.",

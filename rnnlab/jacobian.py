@@ -22,27 +22,34 @@ dtype (about 1e-7.6 .. 1e7.7 in float32), which leaves room for the squares take
 far beyond the float range (rho = 5, T = 1000: 10^698) are therefore exact to rounding, and a
 block is exactly zero only if the product is (dead ReLU units): that is the one source of -inf.
 
-Precision. The products are formed in float32 by default (about 2x the float64 matmul rate). The
-error of a long product is rounding per step (~6e-8 relative) propagated by later factors; on the
-test matrix (four activations, gaussian and orthogonal W, rho 0.5..1.5, leak, T <= 300) every
-entry is within 1e-3 log10 units (0.23 %) of the float64 SVD reference, typically ~1e-5.
-``dtype=torch.float64`` is available for a 2-3x slower, more exact run.
+Precision. The products are formed in float32 by default (2-3x the float64 matmul rate here).
+The error of a long product is rounding per step (~6e-8 relative) propagated by later factors;
+for rms every tested entry is within 1e-4 log10 units of the float64 reference (1e-3 is 0.23 %).
+``dtype=torch.float64`` is available for a slower, more exact run.
 
-Spectral norm without an SVD per pair: warm-started power iteration per column. Each column keeps
-a unit vector v_k (estimate of the top right singular vector of P(t, k)) and y_k = P(t, k) v_k.
-The top right singular vector of a forward product J_t ... J_{k+1} converges as t grows (the
-right-hand factors are fixed; Oseledets), so yesterday's v_k is an excellent start today. Per step:
-y_k <- J_t y_k (cheap, n^2 per column), z_k = P^T y_k (one pass over the buffer), v_k = z_k/|z_k|,
-y_k = P v_k (second pass), estimate sigma = |y_k|. With v = sum c_i v_i and A = P^T P,
-|P v_old|^2 = sum c_i^2 s_i^2 <= |P v_new|^2 = (sum c_i^2 s_i^6)/(sum c_i^2 s_i^4) <= s_1^2:
-every estimate is a lower bound and one step can only raise it. Where one step raises it by more
-than ``tol`` (relative) the column is not converged: new columns (random start) and any column
-whose top direction changed. Those few columns are gathered and refined on their Gram matrix
-A = P^T P by repeated squaring (v <- A^(2^j) v, j = 1, 2, ...) until two successive estimates agree
-to ``tol``, and an exact float64 eigen-solve takes any column that still has not. The error
-after convergence is second order in the angle to the top vector and weighted by the singular
-value gaps: sigma_1^2 - est^2 = sum_i w_i (s_1^2 - s_i^2); near-degenerate top values (orthogonal W)
-make the vector ambiguous but the estimate exact. Tests compare every entry with the float64 SVD.
+Spectral norm without an SVD per pair: warm-started block Krylov per column. Each column keeps
+two vectors V (Ritz vectors for the top right singular vectors of P(t, k)) and their images
+Y = P V. The top right singular vectors of a forward product J_t ... J_{k+1} converge as t grows
+(the right-hand factors are fixed: Oseledets), so last step's V is a good start. Per step:
+Y <- J_t Y (n^2 per column), Z = A V with A = P^T P (one pass over the buffer), plus one vector
+carried across columns: P(t, k) = P(t, k+s) J_{k+s} ... J_{k+1}, so w = J_{k+1}^T ... (A v)_{k+s}
+applies one left power step from the newer neighbour's top left vector (left vectors are the ones
+that agree across k). Rayleigh-Ritz on the orthonormalised span(V, Z, w) (images of the new
+directions: the second pass) gives the estimate. Every Ritz value of A on a subspace is <= its
+largest eigenvalue, so each estimate is a lower bound on sigma_max^2, exact up to
+sum_i w_i (s_1^2 - s_i^2) for the weights w_i the subspace misses; near-degenerate top values
+(orthogonal W) make the vector ambiguous but the value exact. Columns whose estimate still rose by
+more than ``tol`` (relative) in this step, and the newest column, are refined by block Lanczos with
+full reorthogonalisation (dimension 24, starting from V plus two generic directions) on a gathered
+copy; the _EXACT_LAGS freshest columns, which have no history to warm-start from, are solved
+exactly (float64 eigen-solve of the Gram matrix) and hand exact vectors to the next lag.
+
+Accuracy (tests/test_jacobian.py compares every entry with the float64 SVD reference): all four
+activations, gaussian and orthogonal W, rho 0.5..1.5, leak 0 and 0.3, hidden sizes up to 64 and
+T up to 300: typically < 1e-4 log10 units, always < 1e-3 in the test matrix. Known weak spot: a
+top cluster of many nearly equal singular values that later splits (sigmoid with orthogonal W,
+n >= 64, lag ~3) can leave an isolated entry ~5e-3 low, because the warm subspace holds too little
+of the direction that wins (a subspace effect, not rounding).
 
 Also here: one-step Jacobians of the vanilla cell in closed form, a generic autograd route for
 the gru/lstm state maps, the temporal gradient profile by vector-Jacobian products, and the slow
@@ -52,8 +59,8 @@ float64 oracle ``reference_heatmap``.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -62,8 +69,10 @@ from torch import Tensor
 ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
 NORMS = ("spectral", "rms")
 
-_SPECTRAL_TOL = {torch.float32: 1e-5, torch.float64: 1e-9}  # relative rise that counts as "moving"
-_MAX_SQUARINGS = 10  # A^(2^10) before the exact fallback
+_SPECTRAL_TOL = 1e-3  # relative rise of an estimate in one step that marks a column as still moving
+_TRACKED = 2  # Ritz vectors tracked per column: a swap of the top pair costs nothing
+_EXACT_LAGS = 2  # the freshest columns get an exact eigen-solve: no warm start exists yet
+_KRYLOV_DIM = 24  # Krylov dimension of a refinement (blocks of _TRACKED + 2)
 _PROGRESS_EVERY = 0.01  # fraction of the work between progress() calls
 
 
@@ -106,7 +115,9 @@ def state_map_jacobians(step_fn: Callable[[Tensor, Tensor], Tensor], states: Ten
     before step t) and ``xs[t-1] = x_t``. Used for gru and for lstm with the state [h; c].
     """
     if states.dim() != 2 or xs.dim() != 2 or states.shape[0] != xs.shape[0]:
-        raise ValueError(f"states (T, n) and xs (T, I) must share T, got {tuple(states.shape)} and {tuple(xs.shape)}")
+        raise ValueError(
+            f"states (T, n) and xs (T, I) must share T, got {tuple(states.shape)} and {tuple(xs.shape)}"
+        )
     return torch.func.vmap(torch.func.jacrev(step_fn, argnums=0))(states, xs)  # (T, n, n)
 
 
@@ -128,8 +139,7 @@ class HeatmapResult:
     complete: bool
     rows_done: int  # rows t = 1..rows_done are filled
     dtype: str  # working precision of the products
-    refined: int = 0  # column-steps that needed more than one power step (spectral diagnostics)
-    exact_fallbacks: int = 0  # column-steps settled by an exact eigen-solve
+    refined: int = 0  # spectral diagnostics: column-steps refined on their Gram matrix
 
 
 def _resolve_device(device, jacs: Tensor) -> torch.device:
@@ -137,7 +147,9 @@ def _resolve_device(device, jacs: Tensor) -> torch.device:
         return jacs.device
     dev = torch.device(device)
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device={device!r} was requested but CUDA is not available; use device='cpu' or None")
+        raise ValueError(
+            f"device={device!r} was requested but CUDA is not available; use device='cpu' or None"
+        )
     return dev
 
 
@@ -229,80 +241,166 @@ def _rms_norms(stack: _Stack) -> Tensor:
     return est
 
 
+def _orthonormalise(r: Tensor, done: Tensor | None) -> Tensor:
+    """r (b, n) made orthogonal to the orthonormal rows of done (b, j, n), then unit (zero if r is).
+
+    Once a Krylov space is (nearly) invariant, r is mostly rounding noise that lies largely in
+    span(done); Gram-Schmidt twice orthogonalises relative to |r| only, so a second round after
+    normalising makes the new row orthogonal to rounding relative to 1.
+    """
+    tiny = torch.finfo(r.dtype).tiny
+    for _ in range(2):
+        for _ in range(2 if done is not None else 0):
+            coef = (r[:, None, :] * done).sum(-1)  # (b, j): elementwise beats tiny batched matmuls on CPU
+            r = r - (coef[:, :, None] * done).sum(1)  # (b, n)
+        nrm = torch.linalg.vector_norm(r, dim=1, keepdim=True)  # (b, 1)
+        r = torch.where(nrm > tiny**0.5, r / nrm.clamp_min(tiny), torch.zeros_like(r))
+    return r
+
+
+def _from_newer_neighbour(z: Tensor, jn_all: Tensor, ks: Tensor, stride: int) -> Tensor:
+    """Rows (J_{k+1}^T ... J_{k+s}^T z_{newer})^T for each column (m, n); the newest gets zeros.
+
+    z (m, n) rows hold P(t, k)^T P(t, k) v for the active columns k = ks (1-based, ascending);
+    jn_all (T, n, n) holds Jn_t^T. Columns are evenly spaced, so the factors are strided views.
+    """
+    m, n = z.shape
+    w = torch.zeros_like(z)  # (m, n)
+    if m < 2:
+        return w
+    row = z[1:]  # (m-1, n): the newer neighbour of columns 0..m-2
+    k0 = int(ks[0])
+    for i in range(stride):  # J_{k+s}, then J_{k+s-1}, ..., then J_{k+1}
+        j0 = k0 + stride - i - 1  # 0-based index of J_{k+s-i} for the oldest column
+        jn = jn_all[j0 : j0 + stride * (m - 1) : stride]  # (m-1, n, n) Jn^T views
+        row = torch.bmm(row[:, None, :], jn.mT)[:, 0]  # (m-1, n): row @ Jn
+    w[:-1] = row / torch.linalg.vector_norm(row, dim=1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)
+    return w
+
+
+def _ritz(basis: Tensor, images: Tensor, keep: int) -> tuple[Tensor, Tensor, Tensor]:
+    """Rayleigh-Ritz for A = P^T P on the orthonormal rows of basis (r, d, n) (zero rows allowed).
+
+    images rows are (P b_j)^T. Returns the top Ritz value (r,) (a lower bound on sigma_max^2),
+    the top ``keep`` Ritz vectors (r, keep, n), largest first, and their images.
+    """
+    lam, vecs = torch.linalg.eigh(images @ images.mT)  # (r, d) ascending, (r, d, d)
+    top = vecs[:, :, -keep:].flip(-1).mT  # (r, keep, d)
+    return lam[:, -1].clamp_min(0), top @ basis, top @ images
+
+
+def _extend_basis(v: Tensor, z: Tensor) -> Tensor:
+    """Rows of z (r, b, n) made orthonormal to the orthonormal rows of v (r, b, n) and each other."""
+    rows = v
+    for i in range(z.shape[1]):
+        rows = torch.cat([rows, _orthonormalise(z[:, i], rows)[:, None]], dim=1)  # (r, b+i+1, n)
+    return rows  # (r, 2b, n) orthonormal: v then the new directions
+
+
 class _Power:
-    """Warm-started power iteration per column for sigma_max of the stored blocks."""
+    """Warm-started block Krylov per column for sigma_max of the stored blocks (module docstring).
+
+    Rows v_1, v_2 of ``v`` (orthonormal) estimate the top two right singular vectors of P(t, k);
+    ``y`` holds their images (P v_i)^T. Tracking two directions makes a swap of the top pair (a
+    common way a warm start goes stale) harmless: Rayleigh-Ritz on their span picks it up.
+    """
 
     def __init__(self, ncols: int, n: int, dtype: torch.dtype, device: torch.device):
-        self.v = torch.empty(ncols, n, dtype=dtype, device=device)  # (C, n) unit right vectors
-        self.y = torch.empty(ncols, n, dtype=dtype, device=device)  # (C, n) y_k = P_k v_k
+        b = _TRACKED
+        self.v = torch.empty(ncols, b, n, dtype=dtype, device=device)  # (C, b, n) Ritz vectors
+        self.y = torch.empty(ncols, b, n, dtype=dtype, device=device)  # (C, b, n) rows (P v_i)^T
         gen = torch.Generator().manual_seed(0)
-        g = torch.randn(n, generator=gen, dtype=torch.float64)  # generic start: no exact zero weights
-        self.start = (g / g.norm()).to(dtype=dtype, device=device)  # (n,)
-        self.tol = _SPECTRAL_TOL.get(dtype, 1e-5)
+        g = torch.linalg.qr(torch.randn(n + b + 2, n + b + 2, generator=gen, dtype=torch.float64))[0]
+        g = g[: b + 2, :n] / torch.linalg.vector_norm(g[: b + 2, :n], dim=1, keepdim=True)  # generic rows
+        self.start = g[:b].to(dtype=dtype, device=device).contiguous()  # (b, n) new columns start here
+        self.kick = g[b:].to(dtype=dtype, device=device).contiguous()  # (2, n) exploration for refinement
+        self.tol = _SPECTRAL_TOL
         self.refined = 0
-        self.exact = 0
 
     def append(self, m: int) -> None:
         self.v[m] = self.start  # P = I: y = v
         self.y[m] = self.start
 
-    def estimate(self, stack: _Stack, jn_t: Tensor) -> Tensor:
-        """One power step per column on the advanced blocks; refine the ones still moving. (m,)"""
+    def estimate(self, stack: _Stack, jn_t: Tensor, jn_all: Tensor, ks: Tensor, stride: int) -> Tensor:
+        """One block-Krylov step per column on the advanced blocks; refine the movers. (m,)
+
+        Rayleigh-Ritz on span(v_1, v_2, A v_1, A v_2, w), A = P^T P, where w = P(t, k)^T u with u
+        the top left vector of the next newer column: P(t, k) = P(t, k+s) J_{k+s} ... J_{k+1}, so
+        w = J_{k+1}^T ... J_{k+s}^T (A v)_{newer}. Right vectors are warm in t, left vectors in k;
+        w carries a good direction from the exactly solved fresh columns down to older ones.
+        """
         m, q = stack.m, stack.blocks  # q: (m, n, n), q_k = P_k^T
-        y = self.y[:m] @ jn_t  # (m, n): rows y_k^T Jn^T = (Jn y_k)^T = (P_new v_k)^T
-        s_old = torch.linalg.vector_norm(y, dim=1)  # (m,) Rayleigh bound with the old v
-        z = torch.bmm(q, y[:, :, None])[:, :, 0]  # (m, n): P^T P v
-        v = z / torch.linalg.vector_norm(z, dim=1, keepdim=True).clamp_min(torch.finfo(z.dtype).tiny)  # (m, n)
-        y = torch.bmm(v[:, None, :], q)[:, 0, :]  # (m, n): (P v)^T
-        s = torch.linalg.vector_norm(y, dim=1)  # (m,) raised lower bound
-        self.v[:m], self.y[:m] = v, y
+        y = self.y[:m] @ jn_t  # (m, b, n): rows (Jn P_old v_i)^T = (P_new v_i)^T
+        s_old = torch.linalg.vector_norm(y, dim=2).amax(1)  # (m,) best old vector (Ritz rows)
+        z = torch.bmm(y, q.mT)  # (m, b, n): rows (A v_i)^T, first pass over the buffer
+        w = _from_newer_neighbour(z[:, 0], jn_all, ks[:m], stride)  # (m, n)
+        basis = _extend_basis(self.v[:m], torch.cat([z, w[:, None]], dim=1))  # (m, 2b+1, n) orthonormal
+        images = torch.cat([y, torch.bmm(basis[:, _TRACKED:], q)], dim=1)  # (m, 2b+1, n), second pass
+        lam, v, y = _ritz(basis, images, _TRACKED)
+        norms = torch.linalg.vector_norm(v, dim=2, keepdim=True)  # (m, b, 1) ~1: stop drift
+        self.v[:m], self.y[:m] = v / norms, y / norms
+        s = torch.sqrt(lam)  # (m,) lower bound on sigma_max
         moving = torch.nonzero((s - s_old > self.tol * s) | (s == 0)).flatten()
-        if len(moving):
-            s[moving] = self._refine(q, moving)
+        newest = torch.tensor([m - 1], device=s.device)  # lag 1 column: no warm start yet
+        moving = torch.unique(torch.cat([moving, newest]))
+        s[moving] = self._refine(q, moving)
+        fresh = slice(max(0, m - _EXACT_LAGS), m)  # no history to warm-start from: solve exactly
+        s[fresh], v = _exact_top(q[fresh], _TRACKED)
+        self.v[fresh], self.y[fresh] = v, torch.bmm(v, q[fresh])  # exact warm start for the next lag
         return s
 
     def _refine(self, q: Tensor, idx: Tensor) -> Tensor:
-        """Converge the columns idx on their Gram matrices; returns their estimates (len(idx),)."""
+        """Block Lanczos (full reorthogonalisation) on A = P^T P for the columns idx. (len(idx),)
+
+        The start block is the two warm vectors plus two fixed generic directions, so a top
+        direction the warm start has lost still carries weight; a Krylov space of dimension
+        _KRYLOV_DIM costs O(dim n^2) per column, not the O(n^3) of a Gram matrix or an SVD.
+        """
         qs = q[idx]  # (r, n, n) gathered copy
         amax = qs.abs().amax(dim=(1, 2))  # (r,)
         live = amax > 0  # exactly zero products keep estimate 0 -> -inf
         qs = qs / torch.where(live, amax, torch.ones_like(amax))[:, None, None]  # (r, n, n) scale-free
-        v = self.v[idx]  # (r, n)
-        v = torch.where((v.abs().sum(1, keepdim=True) > 0), v, self.start)  # lost vector: restart
-        a = qs @ qs.mT  # (r, n, n) = P^T P (Q = P^T)
-        est, v, ok = self._square_iterate(a, v)
+        start = torch.cat([self.v[idx], self.kick.expand(len(idx), -1, -1)], dim=1)  # (r, b+2, n)
+        basis, images = _block_krylov(qs, start, _KRYLOV_DIM)  # (r, d, n) each
+        lam, v, y = _ritz(basis, images, _TRACKED)  # y at the amax scale
+        self.v[idx], self.y[idx] = v, y * amax[:, None, None]
         self.refined += len(idx)
-        bad = torch.nonzero(~ok & live).flatten()
-        if len(bad):  # exact float64 eigen-solve for the stubborn few
-            w, vecs = torch.linalg.eigh(a[bad].to(torch.float64))  # (b, n), (b, n, n)
-            v[bad] = vecs[:, :, -1].to(v.dtype)
-            self.exact += len(bad)
-        y = torch.bmm(v[:, None, :], q[idx])[:, 0, :]  # (r, n) = (P v)^T at the stored scale
-        self.v[idx], self.y[idx] = v, y
-        return torch.where(live, torch.linalg.vector_norm(y, dim=1), torch.zeros_like(amax))
+        return torch.where(live, torch.sqrt(lam) * amax, torch.zeros_like(amax))
 
-    def _square_iterate(self, a: Tensor, v: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-        """v <- A^(2^j) v for j = 0, 1, ...; stop per column when the estimate stops rising."""
-        def rayleigh(vec):  # (r,) sqrt(v^T A v / v^T v)
-            av = torch.bmm(a, vec[:, :, None])[:, :, 0]  # (r, n)
-            return torch.sqrt(torch.linalg.vecdot(vec, av).clamp_min(0)), av
 
-        est, av = rayleigh(v)
-        v = av / torch.linalg.vector_norm(av, dim=1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)  # A v
-        ok = torch.zeros(len(v), dtype=torch.bool, device=v.device)
-        b = a / a.abs().amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)  # (r, n, n)
-        for _ in range(_MAX_SQUARINGS):
-            new, av = rayleigh(v)
-            ok = ok | (new - est <= self.tol * new)
-            est = torch.maximum(est, new)
-            if ok.all():
-                break
-            b = b @ b  # (r, n, n) ~ A^(2^j)
-            b = b / b.abs().amax(dim=(1, 2), keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
-            w = torch.bmm(b, v[:, :, None])[:, :, 0]  # (r, n)
-            w = w / torch.linalg.vector_norm(w, dim=1, keepdim=True).clamp_min(torch.finfo(a.dtype).tiny)
-            v = torch.where(ok[:, None], v, w)
-        return est, v, ok
+def _exact_top(q: Tensor, keep: int) -> tuple[Tensor, Tensor]:
+    """sigma_max (r,) and the top ``keep`` right singular vectors (r, keep, n) of blocks q (r, n, n).
+
+    Float64 eigen-solve of the Gram matrices P^T P = Q Q^T (n^3 each: only for a few columns).
+    """
+    gram = q.to(torch.float64) @ q.to(torch.float64).mT  # (r, n, n)
+    lam, vecs = torch.linalg.eigh(gram)  # (r, n) ascending, (r, n, n)
+    top = vecs[:, :, -keep:].flip(-1).mT  # (r, keep, n) largest first
+    return torch.sqrt(lam[:, -1].clamp_min(0)).to(q.dtype), top.to(q.dtype)
+
+
+def _block_krylov(qs: Tensor, start: Tensor, dim: int) -> tuple[Tensor, Tensor]:
+    """Orthonormal basis of span(X, A X, A^2 X, ...) (A = P^T P, X = start (r, b, n)) and images.
+
+    Returns (basis, images), each (r, d, n) with d = min(n, dim) rounded to whole blocks; rows of
+    images are (P b_j)^T. Rows that vanish (invariant subspace reached) stay zero.
+    """
+    n, bsz = qs.shape[1], start.shape[1]
+    rows: list[Tensor] = []  # unit (r, n) rows, orthonormal
+    x = start
+    while len(rows) + bsz <= max(min(n, dim), bsz):
+        if rows:  # bulk of the work for the whole block at once, then row by row to rounding
+            done = torch.stack(rows, dim=1)  # (r, j, n)
+            for _ in range(2):
+                coef = (x[:, :, None, :] * done[:, None]).sum(-1)  # (r, b, j)
+                x = x - (coef[..., None] * done[:, None]).sum(2)  # (r, b, n)
+        for i in range(bsz):
+            done = torch.stack(rows, dim=1) if rows else None  # (r, j, n)
+            rows.append(_orthonormalise(x[:, i], done))
+        block = torch.stack(rows[-bsz:], dim=1)  # (r, b, n)
+        x = torch.bmm(torch.bmm(block, qs), qs.mT)  # (r, b, n): rows (A b_i)^T
+    basis = torch.stack(rows, dim=1)  # (r, d, n)
+    return basis, torch.bmm(basis, qs)  # images: rows (P b_j)^T, one batched product
 
 
 def _normalised_steps(jacs: Tensor, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:
@@ -314,6 +412,7 @@ def _normalised_steps(jacs: Tensor, dtype: torch.dtype, device: torch.device) ->
     return jn_t, cum  # (T, n, n), (T+1,)
 
 
+@torch.no_grad()
 def heatmap(
     jacs: Tensor,
     norm: str = "spectral",
@@ -357,7 +456,9 @@ def heatmap(
                 power.append(stack.m)
             stack.append_identity()
         if stack.m:
-            rows[t - 1, : stack.m] = _advance_row(stack, power, jn_t[t - 1], cum[t] - cum[ks[: stack.m]])
+            rows[t - 1, : stack.m] = _advance_row(
+                stack, power, jn_t, t, cum[t] - cum[ks[: stack.m]], ks, stride
+            )
         if stack.m < len(cols) and cols[stack.m] == t:
             rows[t - 1, stack.m] = 0.0  # diagonal: identity
         rows_done = t
@@ -375,16 +476,22 @@ def _work_total(cols: np.ndarray, T: int) -> int:
     return int(np.sum(T - cols + 1)) + T
 
 
-def _advance_row(stack: _Stack, power: _Power | None, jn_t: Tensor, log_c: Tensor) -> Tensor:
-    """Advance every active column by one step; returns its log10 norms (m,) float64."""
-    stack.advance(jn_t)
-    est = _rms_norms(stack) if power is None else power.estimate(stack, jn_t)  # (m,)
+def _advance_row(
+    stack: _Stack, power: _Power | None, jn_all: Tensor, t: int, log_c: Tensor, ks: Tensor, stride: int
+) -> Tensor:
+    """Advance every active column by J_t; returns their log10 norms (m,) float64."""
+    stack.advance(jn_all[t - 1])
+    est = (
+        _rms_norms(stack) if power is None else power.estimate(stack, jn_all[t - 1], jn_all, ks, stride)
+    )  # (m,)
     row = torch.log10(est.to(torch.float64)) + stack.log_scale[: stack.m] + log_c  # (m,) -inf iff zero
     far = stack.out_of_range(est)
     if len(far):  # keep blocks near norm 1: exact to rounding whatever the true scale
         stack.rescale(far, est[far])
         if power is not None:
-            power.y[far] = power.y[far] / est[far, None]  # y = P v scales with the block
+            power.y[far] = power.y[far] / est[far, None, None].to(
+                power.y.dtype
+            )  # y = P v scales with the block
     return row
 
 
@@ -402,7 +509,6 @@ def _result(rows, cols, T, norm, stride, complete, rows_done, dtype, power) -> H
         rows_done=rows_done,
         dtype=str(dtype).replace("torch.", ""),
         refined=power.refined if power else 0,
-        exact_fallbacks=power.exact if power else 0,
     )
 
 
@@ -414,6 +520,7 @@ def heatmap_values(jacs: Tensor, norm: str = "spectral") -> np.ndarray:
 # ----------------------------------------------------------------------------- gradient profile
 
 
+@torch.no_grad()
 def grad_profile(jacs: Tensor, direct: Tensor) -> np.ndarray:
     """||dL/dh_k|| for k = 1..T (T,) by g_T = d_T, g_k = d_k + J_{k+1}^T g_{k+1}.
 
@@ -424,7 +531,8 @@ def grad_profile(jacs: Tensor, direct: Tensor) -> np.ndarray:
     if j.dim() == 3:
         j, d = j[:, None], d[:, None]  # (T, 1, n, n), (T, 1, n)
     if j.dim() != 4 or d.dim() != 3 or j.shape[:2] != d.shape[:2] or j.shape[-1] != d.shape[-1]:
-        raise ValueError(f"jacs (T[,B],n,n) and direct (T[,B],n) disagree: {tuple(jacs.shape)} vs {tuple(direct.shape)}")
+        shapes = f"{tuple(jacs.shape)} vs {tuple(direct.shape)}"
+        raise ValueError(f"jacs (T[,B],n,n) and direct (T[,B],n) disagree: {shapes}")
     T = j.shape[0]
     out = np.empty(T)
     g = d[T - 1]  # (B, n)

@@ -70,10 +70,15 @@ def step_jacobians(model: RecurrentNet, probe_x: torch.Tensor) -> tuple[torch.Te
 def snapshot(model: RecurrentNet, probe_x: torch.Tensor, norm: str, **heatmap_kw) -> dict[str, Any]:
     """The heatmap, the recurrent weights and their eigenvalues at the current weights."""
     J, q = step_jacobians(model, probe_x)
-    hm = jacobian.heatmap(J, norm=norm, **heatmap_kw)
+    L = probe_x.shape[0]
     W = model.recurrent_matrix().detach().double().numpy()
-    snap = {"jacobian": hm.values, "eigvals": np.linalg.eigvals(W), "preact_var": q,
-            "complete": hm.complete}
+    if torch.isfinite(J).all() and np.isfinite(W).all():
+        hm = jacobian.heatmap(J, norm=norm, **heatmap_kw)
+        values, complete, eig = hm.values, hm.complete, np.linalg.eigvals(W)
+    else:  # weights went non-finite (a diverged run): nothing to measure, keep the shapes
+        values, complete = np.full((L, L), np.nan), False
+        eig = np.full(W.shape[0], np.nan, dtype=np.complex128)
+    snap = {"jacobian": values, "eigvals": eig, "preact_var": q, "complete": complete}
     for name, p in model.named_parameters():
         if not name.startswith(("W_hy", "b_y")):
             snap[name] = p.detach().numpy().copy()

@@ -1,0 +1,67 @@
+"""Time, in a real browser, from opening the Lab URL to the heatmap being drawn, and from a change of
+the spectral radius to the new heatmap, at the default size (T=100, H=64, spectral norm).
+
+Both are measured side by side in this process against the time the same browser takes to show the
+app's first element (the page title), so the printed ratios drift less than the absolute times on a
+shared machine. Run: python bench/browser.py [--repeats 5]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, start_server  # noqa: E402
+from pw import heatmap_signature, wait_for  # noqa: E402
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=5)
+    args = ap.parse_args()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    proc, url = start_server()
+    first_el, to_heatmap, to_redraw = [], [], []
+    try:
+        with sync_playwright() as p:
+            b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            for i in range(args.repeats + 1):
+                ctx = b.new_context(viewport={"width": 1500, "height": 1000})
+                page = ctx.new_page()
+                t0 = time.perf_counter()
+                page.goto(url + f"/?seed={i}")  # a new seed: no cached analysis
+                page.wait_for_selector("h1", timeout=120_000)
+                t1 = time.perf_counter()
+                wait_for(lambda: heatmap_signature(page))
+                t2 = time.perf_counter()
+                before = heatmap_signature(page)
+                box = page.get_by_role("spinbutton", name="Spectral radius rho")
+                box.fill(f"{0.8 + 0.01 * i:.2f}")
+                t3 = time.perf_counter()
+                box.press("Enter")
+                wait_for(lambda: (s := heatmap_signature(page)) and s != before)
+                t4 = time.perf_counter()
+                if i > 0:  # the first round warms the server's imports
+                    first_el.append(t1 - t0)
+                    to_heatmap.append(t2 - t0)
+                    to_redraw.append(t4 - t3)
+                ctx.close()
+            b.close()
+    finally:
+        proc.terminate()
+    fe, hm, rd = (statistics.median(x) for x in (first_el, to_heatmap, to_redraw))
+    print(f"median of {args.repeats}: first element {fe * 1e3:.0f} ms")
+    print(f"open Lab URL -> heatmap drawn: {hm * 1e3:.0f} ms  ({hm / fe:.2f}x the first element)")
+    print(f"rho change -> new heatmap drawn: {rd * 1e3:.0f} ms  ({rd / fe:.2f}x the first element)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,178 @@
+"""Plotly builders and plain numbers for comparing two runs, A and B. No Streamlit here.
+
+A is always drawn in blue and B in orange (Okabe-Ito, safe for colour-blind readers), in every
+chart of the Compare page; red/blue stay reserved for the heatmaps' exploding/vanishing scale.
+
+- `loss_overlay`, `grad_norm_overlay`: the two runs' training curves on one chart.
+- `shared_range(hm_a, hm_b, mode)`: one colour range for both heatmaps.
+- `difference_heatmap(hm_a, hm_b)`: B - A in log10 units (a ratio B/A), diverging around 0.
+- `final_numbers(metrics, summary)`: the numbers of the comparison table.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+from .figures import GRID, MUTED, colour_range, display_index, fmt_pow10, log_ticks, per_step
+from .theory_figures import apply_layout as _layout
+
+COLOURS = {"A": "#0072B2", "B": "#E69F00"}
+DIFF_SCALE = [[0.0, "#2d004b"], [0.2, "#8073ac"], [0.4, "#d8daeb"], [0.5, "#f7f7f7"],
+              [0.6, "#fee0b6"], [0.8, "#e08214"], [1.0, "#7f3b08"]]  # PuOr: not the red/blue of the heatmaps
+
+
+def _finite(a) -> np.ndarray:
+    a = pd.to_numeric(pd.Series(a), errors="coerce").to_numpy(float)
+    return np.where(np.isfinite(a), a, np.nan)
+
+
+def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
+                 height: int = 360) -> go.Figure:
+    """Training loss per step of each run (`figures.per_step` of its metrics) in its colour.
+
+    runs: name -> {"metrics": DataFrame, "baseline": float|None, "final_loss": float|None,
+    "steps": int, "diverged_at": int|None}. Traces: one line per run in the given order (x = step,
+    y = seq_loss), then for each run with a finite final loss a marker at x = steps. Baselines are
+    dashed lines (one if the runs share it).
+    """
+    fig = go.Figure()
+    for name, r in runs.items():
+        ps = per_step(r["metrics"])
+        fig.add_trace(go.Scatter(x=ps["step"], y=_finite(ps["seq_loss"]), mode="lines", name=f"{name}",
+                                 line=dict(color=COLOURS.get(name, MUTED), width=1.8),
+                                 hovertemplate=f"{name}, step %{{x}}: loss %{{y:.4g}}<extra></extra>"))
+    for name, r in runs.items():
+        fl = r.get("final_loss")
+        if fl is not None and math.isfinite(fl):
+            fig.add_trace(go.Scatter(x=[r["steps"]], y=[fl], mode="markers", name=f"{name} final eval",
+                                     showlegend=False,
+                                     marker=dict(color=COLOURS.get(name, MUTED), size=10, symbol="diamond",
+                                                 line=dict(color="white", width=1)),
+                                     hovertemplate=f"{name} final evaluation loss %{{y:.4g}}<extra></extra>"))
+    baselines = {n: r.get("baseline") for n, r in runs.items() if r.get("baseline") is not None}
+    values = {round(float(v), 12) for v in baselines.values() if math.isfinite(v)}
+    for i, v in enumerate(sorted(values)):
+        who = [n for n, b in baselines.items() if round(float(b), 12) == v]
+        label = "baseline" + ("" if len(values) == 1 else f" ({', '.join(who)})")
+        fig.add_hline(y=v, line=dict(color=MUTED, width=1.1, dash="dash"),
+                      annotation_text=f"{label} {v:.3g}", annotation_position="top right" if i == 0
+                      else "bottom right", annotation_font=dict(size=11, color=MUTED))
+    for name, r in runs.items():
+        d = r.get("diverged_at")
+        if d is not None:
+            fig.add_vline(x=d, line=dict(color=COLOURS.get(name, MUTED), width=1.5, dash="dot"),
+                          annotation_text=f"{name} diverged", annotation_position="top left",
+                          annotation_font=dict(size=11, color=COLOURS.get(name, MUTED)))
+    _layout(fig, title, height, hovermode="x unified")
+    fig.update_xaxes(title_text="training step", rangemode="tozero")
+    fig.update_yaxes(title_text="loss", rangemode="tozero")
+    return fig
+
+
+def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
+                      height: int = 360) -> go.Figure:
+    """Global gradient norm per update, log axis: per run (in order) a solid line before clipping,
+    and, for runs that clip, a dotted line after clipping and the threshold as a dashed line.
+
+    runs: name -> {"metrics": DataFrame with update, grad_norm, grad_norm_clipped; "clip": float;
+    "clip_mode": str}. Trace order: run 0 before, [run 0 after], run 1 before, [run 1 after].
+    """
+    fig = go.Figure()
+    for name, r in runs.items():
+        m, colour = r["metrics"], COLOURS.get(name, MUTED)
+        pos = lambda a: np.where(_finite(a) > 0, _finite(a), np.nan)
+        clip = r.get("clip") or 0.0
+        fig.add_trace(go.Scatter(x=m["update"], y=pos(m["grad_norm"]), mode="lines",
+                                 name=f"{name}" + (" before clipping" if clip else ""),
+                                 line=dict(color=colour, width=1.5),
+                                 hovertemplate=f"{name}, update %{{x}}: ‖g‖ = %{{y:.3g}}<extra></extra>"))
+        if clip:
+            fig.add_trace(go.Scatter(x=m["update"], y=pos(m["grad_norm_clipped"]), mode="lines",
+                                     name=f"{name} after clipping",
+                                     line=dict(color=colour, width=2.2, dash="dot"),
+                                     hovertemplate=f"{name}, update %{{x}}: ‖g‖ = %{{y:.3g}} after"
+                                                   "<extra></extra>"))
+            mode = r.get("clip_mode", "norm")
+            fig.add_hline(y=clip, line=dict(color=colour, width=1, dash="dash"),
+                          annotation_text=f"{name}: clip {clip:g}"
+                          + (" (per value)" if mode == "value" else ""),
+                          annotation_position="bottom right", annotation_font=dict(size=11, color=colour))
+    _layout(fig, title, height, hovermode="x unified")
+    fig.update_xaxes(title_text="update")
+    fig.update_yaxes(title_text="‖∂L/∂θ‖ (global norm)", type="log", exponentformat="power")
+    vals = np.concatenate([_finite(r["metrics"][c]) for r in runs.values() for c in ("grad_norm",)
+                           if len(r["metrics"]) and c in r["metrics"]] or [np.array([])])
+    vals = vals[np.isfinite(vals) & (vals > 0)]
+    if vals.size and np.log10(vals.max() / vals.min()) < 1.5:  # within a decade or so: label 1, 2, 5 only
+        fig.update_yaxes(dtick="D2")
+    return fig
+
+
+def shared_range(hm_a: np.ndarray, hm_b: np.ndarray, mode: str = "fixed") -> tuple[float, float]:
+    """One (zmin, zmax) for both heatmaps: the fixed range, or the auto range of both together."""
+    both = np.concatenate([np.asarray(hm_a, float).ravel(), np.asarray(hm_b, float).ravel()])
+    return colour_range(both, mode)
+
+
+def difference(hm_a: np.ndarray, hm_b: np.ndarray) -> np.ndarray:
+    """B - A in log10 units (log10 of the ratio of the norms); NaN where either is not a finite value
+    (above the diagonal, not computed, or an exactly zero product, where the ratio is undefined)."""
+    a, b = np.asarray(hm_a, float), np.asarray(hm_b, float)
+    if a.shape != b.shape:
+        raise ValueError(f"the heatmaps have different sizes ({a.shape[0]} and {b.shape[0]} steps); "
+                         "a difference needs the same sequence length")
+    with np.errstate(invalid="ignore"):
+        d = b - a
+    return np.where(np.isfinite(a) & np.isfinite(b), d, np.nan)
+
+
+def difference_heatmap(hm_a: np.ndarray, hm_b: np.ndarray, *, title: str | None = None,
+                       max_size: int = 160, height: int = 460) -> go.Figure:
+    """Heatmap of `difference(hm_a, hm_b)` (trace 0) on a diverging scale centred at 0, symmetric,
+    at least one decade each way; colour-bar ticks read as ratios ("×10²")."""
+    d = difference(hm_a, hm_b)
+    idx = display_index(np.where(np.isnan(hm_a) & np.isnan(hm_b), np.nan, 0.0), max_size)
+    sub = d[np.ix_(idx, idx)]
+    steps = idx + 1
+    fin = sub[np.isfinite(sub)]
+    m = max(1.0, float(np.abs(fin).max())) if fin.size else 1.0
+    vals, text = log_ticks(-m, m, max_ticks=7)
+    text = ["×" + t for t in text]
+    custom = np.full(sub.shape, "", dtype=object)
+    for i, j in zip(*np.nonzero(np.isfinite(sub))):
+        custom[i, j] = fmt_pow10(float(sub[i, j]))
+    fig = go.Figure()
+    fig.add_trace(go.Heatmap(
+        z=sub.astype(np.float32), x=steps, y=steps, zmin=-m, zmax=m, zmid=0, colorscale=DIFF_SCALE,
+        customdata=custom, hoverongaps=False, name="B / A",
+        hovertemplate="t=%{y}, k=%{x}<br>B / A = <b>×%{customdata}</b><extra></extra>",
+        colorbar=dict(title=dict(text="B / A", side="top", font=dict(size=11, color=MUTED)),
+                      tickvals=vals, ticktext=text, thickness=12, len=0.92, outlinewidth=0)))
+    L = d.shape[0]
+    _layout(fig, title, height, top=56 if title else 24)
+    fig.update_xaxes(title_text="k (earlier step)", range=[0.5, L + 0.5], showgrid=False)
+    fig.update_yaxes(title_text="t (later step)", range=[L + 0.5, 0.5], showgrid=False, gridcolor=GRID)
+    return fig
+
+
+def final_numbers(metrics: pd.DataFrame, summary: dict[str, Any] | None) -> dict[str, Any]:
+    """The comparison table's numbers for one run (None where the run has no value yet)."""
+    s = summary or {}
+    m = metrics
+    gn = _finite(m["grad_norm"]) if len(m) and "grad_norm" in m else np.array([])
+    rho = _finite(m["rho_whh"]) if len(m) and "rho_whh" in m else np.array([])
+    rho = rho[np.isfinite(rho)]
+    return {
+        "final loss": s.get("final_loss"),
+        "baseline loss": s.get("baseline_loss"),
+        "diverged at step": s.get("diverged_at"),
+        "max gradient norm": float(np.nanmax(gn)) if np.isfinite(gn).any() else None,
+        "final ρ(W_hh)": float(rho[-1]) if rho.size else None,
+        "clipped updates": int(pd.to_numeric(m["clipped"]).sum()) if len(m) and "clipped" in m else None,
+        "updates": int(len(m)),
+    }

@@ -1,0 +1,67 @@
+"""Small Playwright helpers shared by the browser tests and bench/browser.py: wait for the app, read
+the Plotly charts' data from the page (what the person sees, after Plotly decoded it)."""
+
+from __future__ import annotations
+
+import time
+
+# Every rendered Plotly chart: its title and, per trace, type, name and the decoded x, y, z arrays.
+CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+  const arr = a => (a === undefined || a === null) ? null
+      : (typeof a === 'object' && a.length !== undefined) ? Array.from(a, v =>
+          (v !== null && typeof v === 'object' && v.length !== undefined) ? Array.from(v) : v)
+      : a;
+  const title = el.layout && el.layout.title ? (el.layout.title.text || '') : '';
+  return {title: title, traces: (el._fullData || []).map(t => ({
+    type: t.type, name: t.name || '', x: arr(t.x), y: arr(t.y), z: arr(t.z)}))};
+})"""
+
+HEATMAP_SIGNATURE_JS = """() => {
+  for (const el of document.querySelectorAll('.js-plotly-plot')) {
+    const t = (el._fullData || []).find(d => d.type === 'heatmap');
+    if (!t || !t.z) continue;
+    const last = t.z[t.z.length - 1];
+    return JSON.stringify(Array.from(last).slice(-8)) + ':' + t.z.length;
+  }
+  return null;
+}"""
+
+
+def charts(page) -> list[dict]:
+    return page.evaluate(CHARTS_JS)
+
+
+def chart(page, title_part: str) -> dict | None:
+    for c in charts(page):
+        if title_part.lower() in c["title"].lower():
+            return c
+    return None
+
+
+def heatmap_signature(page) -> str | None:
+    return page.evaluate(HEATMAP_SIGNATURE_JS)
+
+
+def wait_for(pred, timeout: float = 120.0, poll: float = 0.05, what: str = "condition"):
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout:
+        v = pred()
+        if v:
+            return v
+        time.sleep(poll)
+    raise TimeoutError(f"{what} not met within {timeout:.0f} s")
+
+
+def wait_idle(page, timeout: float = 120.0) -> None:
+    """Wait until Streamlit has finished the current script run (no 'running' status widget)."""
+    page.wait_for_selector("h1", timeout=timeout * 1000)
+    wait_for(lambda: page.locator('[data-testid="stStatusWidget"]').count() == 0, timeout,
+             what="script run to finish")
+
+
+def exceptions(page) -> int:
+    return page.locator('[data-testid="stException"]').count()
+
+
+def notices(page) -> list[str]:
+    return page.locator('[data-testid="stAlert"], [data-testid="stAlertContainer"]').all_inner_texts()

@@ -1,0 +1,361 @@
+"""Compare and Theory pages: B's URL parameter, the builders' numbers, and the pages in AppTest.
+
+Oracles: `rnnlab.run` / `rnnlab.analyse` for what the Compare charts must carry, `rnnlab.theory` and
+independent float64 loops / torch's clipping utilities for the Theory builders.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab import RunConfig, analyse, preset_config, run, theory
+from rnnlab import compare_figures as cf
+from rnnlab import theory_figures as tf
+from rnnlab.figures import per_step
+from rnnlab.presets import REMEDIES
+from ui import compare
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+TINY = dict(seq_len=12, hidden=6, steps=3, batch=4, snapshots=2)
+
+
+# ---- helpers ---------------------------------------------------------------------------------------
+
+def arr(v) -> np.ndarray:
+    """A Plotly trace array from its JSON form: a list, or Plotly's typed-array dict (dtype/bdata)."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        if "shape" in v:
+            a = a.reshape([int(s) for s in str(v["shape"]).split(",")])
+        return a.astype(float)
+    return np.array([np.nan if x is None else x for x in np.ravel(v)], dtype=float).reshape(np.shape(v)) \
+        if not (isinstance(v, list) and v and isinstance(v[0], list)) else \
+        np.array([[np.nan if x is None else x for x in row] for row in v], dtype=float)
+
+
+def fig_json(fig) -> dict:
+    return json.loads(fig.to_json())
+
+
+@pytest.fixture(autouse=True)
+def _navigation_mode(monkeypatch):
+    """Run every AppTest run through app.py's st.navigation, as a server does once it is up.
+
+    With a folder named pages/ beside app.py, Streamlit starts in its old multipage mode and runs a
+    page script directly (without app.py, so without the sidebar) until st.navigation has been
+    called once in the process. AppTest resets that flag before every run; this puts it back to the
+    server's steady state.
+    """
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", patched)
+
+
+def page_app(page: str, **params):
+    """AppTest of app.py on `page` with these URL parameters (as a link opened in a browser)."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page(page)
+    for k, v in params.items():
+        at.query_params[k] = str(v)
+    at.run()
+    return at
+
+
+def charts(at) -> dict[str, dict]:
+    """Plotly specs on the page, by title text."""
+    out = {}
+    for el in at.get("plotly_chart"):
+        spec = json.loads(el.proto.spec)
+        title = ((spec.get("layout") or {}).get("title") or {}).get("text") or ""
+        out[title] = spec
+    return out
+
+
+def no_errors(at) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+    assert not at.error, [e.value for e in at.error]
+
+
+# ---- B's changes in the URL (pure) -------------------------------------------------------------------
+
+def test_b_parameter_applies_each_change_on_top_of_a():
+    a = RunConfig(rho=1.3, seq_len=40)
+    b, spec, notices = compare.b_config(a, "clip:1, lr=0.1,act:relu")
+    assert notices == []
+    assert b == a.replace(clip=1.0, lr=0.1, act="relu")
+    assert spec == {"clip": 1.0, "lr": 0.1, "act": "relu"}
+    assert compare.format_changes(spec) == "clip:1,lr:0.1,act:relu"
+    assert compare.describe_changes(a, b) == "act = relu, clip = 1, lr = 0.1"
+
+
+def test_bad_b_values_give_notices_and_keep_a():
+    a = RunConfig(clip=0.5)
+    b, spec, notices = compare.b_config(a, "clip:abc,foo:3,justtext,rho:2")
+    assert b == a.replace(rho=2.0)
+    assert spec == {"rho": 2.0}
+    joined = " ".join(notices)
+    assert "clip" in joined and "foo" in joined and "justtext" in joined and len(notices) == 3
+
+
+def test_b_above_cap_is_clamped_and_kept(monkeypatch):
+    monkeypatch.setenv("RNNLAB_MAX_SEQ_LEN", "50")
+    b, spec, notices = compare.b_config(RunConfig(seq_len=20), "seq_len:999")
+    assert b.seq_len == 50 and spec == {"seq_len": 50} and len(notices) == 1
+
+
+@pytest.mark.parametrize("label,without,with_", REMEDIES)
+def test_remedy_link_makes_b_the_preset_with_the_remedy(label, without, with_):
+    params = compare.remedy_params(without, with_)
+    a = preset_config(without)
+    b, _, notices = compare.b_config(a, params["b"])
+    assert notices == []
+    assert b == preset_config(with_), label
+
+
+def test_page_url_points_at_the_compare_page():
+    url = compare.page_url({"act": "relu", "b": "clip:1,lr:0.1"})
+    assert url.endswith("/compare?act=relu&b=clip:1,lr:0.1")
+
+
+# ---- compare builders --------------------------------------------------------------------------------
+
+def test_difference_is_b_minus_a_and_undefined_at_exact_zeros():
+    a = np.array([[0.0, np.nan], [-2.0, 0.0]])
+    b = np.array([[0.0, np.nan], [-np.inf, 0.5]])
+    d = cf.difference(a, b)
+    assert np.isnan(d[0, 1]) and np.isnan(d[1, 0]) and d[1, 1] == 0.5 and d[0, 0] == 0
+    z = arr(fig_json(cf.difference_heatmap(a, b))["data"][0]["z"])
+    np.testing.assert_array_equal(z, d.astype(np.float32))
+    with pytest.raises(ValueError, match="same sequence length"):
+        cf.difference(a, np.zeros((3, 3)))
+
+
+def test_shared_range_covers_both_maps_in_auto_mode():
+    lo, hi = cf.shared_range(np.array([[0.0, -3.5]]), np.array([[2.5, np.nan]]), "auto")
+    assert (lo, hi) == (-3.5, 2.5)
+    assert cf.shared_range(np.zeros((2, 2)), np.zeros((2, 2)), "fixed") == (-8.0, 8.0)
+
+
+def test_final_numbers_match_the_run():
+    r = run(RunConfig(**TINY, clip=0.01))
+    n = cf.final_numbers(r.metrics, r.summary)
+    assert n["final loss"] == r.summary["final_loss"]
+    assert n["max gradient norm"] == pytest.approx(r.metrics.grad_norm.max())
+    assert n["final ρ(W_hh)"] == pytest.approx(r.metrics.rho_whh.iloc[-1])
+    assert n["clipped updates"] == int(r.metrics.clipped.sum()) > 0
+    assert n["updates"] == len(r.metrics)
+
+
+# ---- theory builders ---------------------------------------------------------------------------------
+
+def test_mean_field_curves_are_theory_and_points_are_the_measurements():
+    rhos = np.linspace(0.1, 3, 25)
+    measured = {"relu": ([0.5, 1.0], [-0.4, -0.15]), "tanh": ([1.0], [-0.12])}
+    spec = fig_json(tf.mean_field_figure(rhos, 0.2, measured, act="tanh", rho=1.0))
+    for i, act in enumerate(tf.ACTS):
+        y = arr(spec["data"][i]["y"])
+        np.testing.assert_allclose(y, theory.mean_field_slopes(act, rhos, 0.2), rtol=1e-12)
+        assert act in spec["data"][i]["name"]
+    pts = {d["name"]: (arr(d["x"]), arr(d["y"])) for d in spec["data"][4:]}
+    assert set(pts) == {"tanh (measured)", "relu (measured)"}
+    np.testing.assert_array_equal(pts["relu (measured)"][1], [-0.4, -0.15])
+    # and the closed forms hold on the drawn curves: linear ln g, relu 0.5 ln(g^2/2)
+    np.testing.assert_allclose(arr(spec["data"][3]["y"]), np.log10(rhos), atol=1e-9)
+    np.testing.assert_allclose(arr(spec["data"][2]["y"]), 0.5 * np.log10(rhos**2 / 2), atol=1e-9)
+
+
+def _cliff_oracle(w: float, b: float, T: int = 50) -> float:
+    """The loss by a plain scalar loop (independent of theory.cliff_loss's vectorised recurrences)."""
+    x = 0.5
+    for _ in range(T):
+        x = w / (1 + math.exp(-x)) + b
+    return (1 / (1 + math.exp(-x)) - 0.7) ** 2
+
+
+def test_cliff_figure_draws_both_descents_and_the_true_loss():
+    d = theory.CLIFF_DEFAULTS
+    plain = theory.cliff_descent(d["w0"], d["b0"], d["lr"], d["steps"])
+    clipped = theory.cliff_descent(d["w0"], d["b0"], d["lr"], d["steps"], clip=d["clip"])
+    spec = fig_json(tf.cliff_figure(plain, clipped, n=41))
+    for trace, path in ((spec["data"][1], plain), (spec["data"][2], clipped)):
+        np.testing.assert_array_equal(arr(trace["x"]), path.path[:, 0])
+        np.testing.assert_array_equal(arr(trace["y"]), path.path[:, 1])
+    assert spec["data"][1]["name"] == "gradient descent"
+    # the jump: plain descent leaves the chart, clipped descent never steps further than lr * clip
+    assert np.hypot(*np.diff(plain.path, axis=0).T).max() > 10
+    assert np.hypot(*np.diff(clipped.path, axis=0).T).max() <= d["lr"] * d["clip"] + 1e-12
+    heat = spec["data"][0]
+    w, b, z = arr(heat["x"]), arr(heat["y"]), arr(heat["z"])
+    for i, j in ((0, 0), (20, 13), (40, 33), (7, 29)):
+        want = math.log10(max(_cliff_oracle(w[j], b[i]), 1e-12))
+        assert z[i, j] == pytest.approx(want, abs=1e-5)
+
+
+def test_cliff_steps_figure_carries_losses_and_norms():
+    plain = theory.cliff_descent(4.5, -2.75, 0.3, 20)
+    clipped = theory.cliff_descent(4.5, -2.75, 0.3, 20, clip=1.0)
+    spec = fig_json(tf.cliff_steps_figure(plain, clipped))
+    np.testing.assert_array_equal(arr(spec["data"][0]["y"]), plain.losses)
+    np.testing.assert_array_equal(arr(spec["data"][3]["y"]), clipped.grad_norms)
+
+
+def test_eig_powers_figure_draws_each_modulus_to_the_power_t():
+    lam = np.array([1.2, 0.5 + 0.5j, 0.5 - 0.5j, 0.9, 0.0])
+    spec = fig_json(tf.eig_powers_figure(lam, 10))
+    t = np.arange(11)
+    np.testing.assert_allclose(arr(spec["data"][0]["y"]), t * math.log10(1.2))
+    inside = arr(spec["data"][2]["y"])
+    lines = np.split(inside, np.flatnonzero(np.isnan(inside)))  # NaN-separated lines
+    firsts = sorted(round(float(seg[~np.isnan(seg)][1]), 9) for seg in lines if np.isfinite(seg).sum() > 1)
+    assert firsts == sorted(round(math.log10(m), 9) for m in (abs(0.5 + 0.5j), abs(0.5 - 0.5j), 0.9))
+    assert "(4)" in spec["data"][2]["name"] and "(0)" in spec["data"][1]["name"]  # 0 counts: it shrinks
+
+
+def test_pascanu_figure_regions_follow_one_over_gamma():
+    spec = fig_json(tf.pascanu_figure(0.8, 1.7, "tanh", rho_max=5.0, n=101))
+    heat = spec["data"][0]
+    x, z = arr(heat["x"]), arr(heat["z"])
+    rows = dict(zip(heat["y"], z))
+    for act in tf.ACTS:
+        thr = 1 / theory.gamma(act)
+        assert np.all(rows[act][x < thr - 1e-9] == 0) and np.all(rows[act][x > thr + 1e-9] == 1)
+    assert arr(spec["data"][2]["x"])[0] == 0.8 and arr(spec["data"][3]["x"])[0] == 1.7
+    assert spec["data"][3]["y"] == ["tanh"]
+
+
+def test_norm_clipping_keeps_direction_and_value_clipping_turns_it():
+    g = np.array([4.0, 0.9])
+    v = tf.clip_vectors(g, 1.0)
+    t = torch.tensor(g, requires_grad=True)
+    t.grad = torch.tensor(g)
+    torch.nn.utils.clip_grad_norm_([t], 1.0)
+    np.testing.assert_allclose(v["norm-clipped"], t.grad.numpy(), rtol=1e-6)  # torch adds 1e-6 to the norm
+    t.grad = torch.tensor(g)
+    torch.nn.utils.clip_grad_value_([t], 1.0)
+    np.testing.assert_allclose(v["value-clipped"], t.grad.numpy())
+    assert tf.angle_deg(g, v["norm-clipped"]) < 1e-6
+    turned = math.degrees(math.atan(0.9) - math.atan(0.9 / 4))  # the clamp moves (4, .9) to (1, .9)
+    assert tf.angle_deg(g, v["value-clipped"]) == pytest.approx(turned)
+    spec = fig_json(tf.clip_figure(g, 1.0))
+    np.testing.assert_allclose(arr(spec["data"][1]["x"]), [0, v["norm-clipped"][0]])
+
+
+def test_lag_share_is_each_lags_share_of_the_last_row():
+    hm = np.full((3, 3), np.nan)
+    hm[2] = [math.log10(1), math.log10(3), 0.0]  # ||dh3/dh1|| = 1, ||dh3/dh2|| = 3, lag 0: 1
+    lags, share = tf.lag_share(hm)
+    np.testing.assert_allclose(share, [1 / 5, 3 / 5, 1 / 5])
+    np.testing.assert_array_equal(lags, [0, 1, 2])
+
+
+# ---- pages (AppTest) ---------------------------------------------------------------------------------
+
+def test_compare_page_loads_at_defaults_with_both_init_heatmaps():
+    at = page_app("pages/compare.py", seq_len=12, hidden=6)
+    no_errors(at)
+    specs = charts(at)
+    a = RunConfig(seq_len=12, hidden=6)
+    ref = analyse(a)["jacobian"]
+    heat_a = next(s for t, s in specs.items() if t.startswith("A:"))
+    np.testing.assert_allclose(arr(heat_a["data"][0]["z"]), ref.astype(np.float32), equal_nan=True)
+    assert any(t.startswith("B − A") for t in specs)
+
+
+def test_compare_page_malformed_b_gives_a_notice_not_an_exception():
+    at = page_app("pages/compare.py", seq_len=12, hidden=6, b="clip:abc,zzz:1,rho:1.5,nonsense")
+    no_errors(at)
+    text = " ".join(w.value for w in at.warning)
+    assert "clip" in text and "zzz" in text and "nonsense" in text
+    assert at.query_params["b"] == ["rho:1.5"] or at.query_params["b"] == "rho:1.5"
+    assert any("B = A with rho \\= 1.5" in m.value for m in at.markdown)
+
+
+def test_compare_page_remedy_pair_link_and_picker():
+    label, without, with_ = REMEDIES[0]
+    at = page_app("pages/compare.py", **compare.remedy_params(without, with_))
+    no_errors(at)
+    assert at.session_state["cmp.remedy"] == label
+    assert any("B = A with clip \\= 1" in m.value for m in at.markdown)
+    # picking another pair rewrites the URL: A = the preset without, b = the remedy's changes
+    at.button_group(key="cmp.remedy").set_value("Leaky integration").run()
+    no_errors(at)
+    qp = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert qp["preset"] == "leak-off" and qp["b"] == "leak:0.9"
+    assert at.session_state["cmp.remedy"] == "Leaky integration"
+
+
+def test_compare_charts_carry_the_numbers_of_both_runs():
+    a = RunConfig(**TINY)
+    at = page_app("pages/compare.py", **a.to_strings(), b="clip:0.05,lr:0.1")
+    no_errors(at)
+    at.button(key="cmp.train").click().run()
+    for slot in (compare.SLOT_A, compare.SLOT_B):
+        assert at.session_state[slot].wait(120)
+    at.run()
+    no_errors(at)
+    b = a.replace(clip=0.05, lr=0.1)
+    ra, rb = run(a), run(b)  # same configs, same seed: the same numbers
+    specs = charts(at)
+    loss = specs["Loss"]["data"]
+    np.testing.assert_allclose(arr(loss[0]["y"]), per_step(ra.metrics)["seq_loss"], rtol=1e-6)
+    np.testing.assert_allclose(arr(loss[1]["y"]), per_step(rb.metrics)["seq_loss"], rtol=1e-6)
+    gn = specs["Gradient norm per update"]["data"]
+    assert [t["name"] for t in gn] == ["A", "B before clipping", "B after clipping"]
+    np.testing.assert_allclose(arr(gn[0]["y"]), ra.metrics.grad_norm, rtol=1e-6)
+    np.testing.assert_allclose(arr(gn[2]["y"]), rb.metrics.grad_norm_clipped, rtol=1e-6)
+    step = int(ra.snapshot_steps[-1])
+    heat_a = specs[f"A: log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}"]["data"][0]
+    heat_b = specs[f"B: log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}"]["data"][0]
+    np.testing.assert_allclose(arr(heat_a["z"]), ra.heatmap(-1).astype(np.float32), equal_nan=True)
+    np.testing.assert_allclose(arr(heat_b["z"]), rb.heatmap(-1).astype(np.float32), equal_nan=True)
+    assert heat_a["zmin"] == heat_b["zmin"] and heat_a["zmax"] == heat_b["zmax"]
+    diff = specs[f"B − A (ratio of norms) at step {step}"]["data"][0]
+    np.testing.assert_allclose(arr(diff["z"]), (rb.heatmap(-1) - ra.heatmap(-1)).astype(np.float32),
+                               equal_nan=True, atol=1e-6)
+    table = next(d.value for d in at.dataframe if "" in d.value.columns)  # the final numbers
+    assert table.loc[table[""] == "clipped updates", "B"].item() == str(int(rb.metrics.clipped.sum()))
+
+
+def test_theory_page_loads_and_follows_the_sidebar():
+    from ui.theory import MF_GRID, MF_HIDDEN, MF_SEQ, drive_variance
+
+    at = page_app("pages/theory.py", act="sigmoid", rho=2, hidden=16, seq_len=30)
+    no_errors(at)
+    specs = charts(at)
+    assert len(specs) == 7
+    # the mean-field curves use the input variance of the page's small networks
+    small = analyse(RunConfig(rho=0.5, hidden=MF_HIDDEN, seq_len=MF_SEQ, norm="rms"))
+    mf = next(s for t, s in specs.items() if t.startswith("Growth per step"))
+    np.testing.assert_allclose(arr(mf["data"][1]["y"]),
+                               theory.mean_field_slopes("sigmoid", MF_GRID, drive_variance(small)), rtol=1e-9)
+    assert mf["data"][1]["line"]["width"] == 3  # the sidebar's activation is drawn bold
+    # Pascanu's map marks the sidebar's rho and the measured sigma_max of its W_hh
+    a = analyse(RunConfig(act="sigmoid", rho=2, hidden=16, seq_len=30))
+    pas = next(s for t, s in specs.items() if t.startswith("Where each activation"))
+    assert pas["data"][2]["y"] == ["sigmoid"] and arr(pas["data"][2]["x"])[0] == pytest.approx(2.0, rel=1e-6)
+    assert arr(pas["data"][3]["x"])[0] == pytest.approx(a["sigma_max"], rel=1e-9)
+    # the eigenvalue chart's bold line is rho^t over the sequence
+    eig = next(s for t, s in specs.items() if t.startswith("|λᵢ|ᵗ"))
+    np.testing.assert_allclose(arr(eig["data"][0]["y"]), np.arange(31) * math.log10(a["rho"]), rtol=1e-9)
+
+
+def test_theory_page_default_and_gated_cell():
+    at = page_app("pages/theory.py", cell="gru", hidden=8, seq_len=20)
+    no_errors(at)
+    assert any("vanilla cell" in i.value for i in at.info)

@@ -1,0 +1,336 @@
+"""rnnlab.jacobian against independent oracles: closed forms, the float64 SVD reference, autograd."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from rnnlab.jacobian import (
+    ACTIVATIONS,
+    NORMS,
+    grad_profile,
+    heatmap,
+    heatmap_values,
+    reference_heatmap,
+    rnn_step_jacobians,
+    state_map_jacobians,
+)
+
+TOL = 1e-3  # log10 units: 0.23 % in the norm
+
+
+def _orthogonal(n: int, gen: torch.Generator) -> torch.Tensor:
+    q, r = torch.linalg.qr(torch.randn(n, n, generator=gen, dtype=torch.float64))
+    return q * torch.sign(torch.diagonal(r))  # (n, n) Haar
+
+
+def _w_hh(n: int, rho: float, init: str, gen: torch.Generator) -> torch.Tensor:
+    """Recurrent matrix with spectral radius exactly rho."""
+    if init == "orthogonal":
+        return rho * _orthogonal(n, gen)
+    w = torch.randn(n, n, generator=gen, dtype=torch.float64) / math.sqrt(n)  # entries N(0, 1/n)
+    return w * (rho / torch.linalg.eigvals(w).abs().max())
+
+
+def _cell_jacs(act, rho, init, leak, n=16, T=60, seed=0, scale=1.5):
+    gen = torch.Generator().manual_seed(seed)
+    w = _w_hh(n, rho, init, gen)
+    a = scale * torch.randn(T, n, generator=gen, dtype=torch.float64)  # (T, n) preactivations
+    return rnn_step_jacobians(w, a, act, leak)  # (T, n, n)
+
+
+def _assert_close_to_reference(jacs, norm, tol=TOL, **kw):
+    ref = reference_heatmap(jacs, norm)
+    got = heatmap(jacs, norm, **kw).values
+    assert np.array_equal(np.isnan(ref), np.isnan(got))
+    assert np.array_equal(np.isneginf(ref), np.isneginf(got))
+    fin = np.isfinite(ref)
+    err = np.abs(got[fin] - ref[fin]).max()
+    assert err < tol, f"max |error| {err:.2e} log10 units"
+    return ref, got
+
+
+# ----------------------------------------------------------------------------- closed forms
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("rho", [0.5, 1.0, 1.5])
+def test_linear_orthogonal_is_rho_to_the_lag(norm, rho):
+    T, n = 120, 8
+    q = _orthogonal(n, torch.Generator().manual_seed(1))
+    jacs = (rho * q).expand(T, n, n)  # linear cell: J_t = W_hh = rho Q
+    got = heatmap(jacs, norm).values
+    t, k = np.tril_indices(T)
+    np.testing.assert_allclose(got[t, k], (t - k) * math.log10(rho), atol=1e-5)
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_rho_5_at_t_1000_far_beyond_float_range(norm):
+    T, n = 1000, 6
+    q = _orthogonal(n, torch.Generator().manual_seed(2))
+    hm = heatmap((5.0 * q).expand(T, n, n), norm).values
+    expected = 999 * math.log10(5.0)  # 698.3: 10^698 overflows even float64
+    assert abs(hm[999, 0] - expected) <= 1e-6 * expected
+    assert abs(hm[999, 500] - 499 * math.log10(5.0)) <= 1e-6 * expected
+
+
+@pytest.mark.parametrize("norm,T", [("rms", 1000), ("spectral", 300)])
+def test_contracting_cell_is_large_negative_never_minus_inf(norm, T):
+    n = 6
+    q = _orthogonal(n, torch.Generator().manual_seed(3))
+    hm = heatmap((0.2 * q).expand(T, n, n), norm).values
+    assert np.isfinite(hm[np.tril_indices(T)]).all()
+    expected = (T - 1) * math.log10(0.2)  # -698 at T = 1000: far below float64's 1e-308
+    assert abs(hm[T - 1, 0] - expected) < 1e-6 * abs(expected)
+
+
+def test_diagonal_exactly_zero_and_upper_triangle_nan():
+    jacs = _cell_jacs("tanh", 1.2, "gaussian", 0.0, T=30)
+    for norm in NORMS:
+        hm = heatmap(jacs, norm).values
+        assert np.all(np.diag(hm) == 0.0)
+        assert np.isnan(hm[np.triu_indices(30, 1)]).all()
+        assert np.isfinite(hm[np.tril_indices(30)]).all()
+
+
+# ----------------------------------------------------------------------------- float64 reference
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_matches_float64_reference(act, norm):
+    for init in ("gaussian", "orthogonal"):
+        for rho in (0.5, 1.0, 1.5):
+            for leak in (0.0, 0.3):
+                _assert_close_to_reference(_cell_jacs(act, rho, init, leak, seed=int(10 * rho)), norm)
+
+
+@pytest.mark.parametrize(
+    "act,init,leak", [("tanh", "gaussian", 0.0), ("sigmoid", "orthogonal", 0.3), ("relu", "gaussian", 0.0)]
+)
+def test_matches_reference_wider_than_the_krylov_space(act, init, leak):
+    # n = 40 > the refinement's Krylov dimension: the warm-started tracking itself is tested
+    _assert_close_to_reference(_cell_jacs(act, 1.0, init, leak, n=40, T=80, seed=5), "spectral")
+
+
+def test_matches_reference_long_sequence():
+    _assert_close_to_reference(_cell_jacs("tanh", 1.1, "gaussian", 0.0, n=10, T=300, seed=7), "spectral")
+
+
+def test_float64_mode_is_tighter():
+    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.2, n=12, T=50, seed=8)
+    _assert_close_to_reference(jacs, "spectral", tol=1e-6, dtype=torch.float64)
+    _assert_close_to_reference(jacs, "rms", tol=1e-9, dtype=torch.float64)
+
+
+def test_near_degenerate_top_singular_values():
+    # J_t = U_t diag(s) V_t^T with s_1, s_2 1e-4 apart and fresh random U_t, V_t each step: the top
+    # right vector is ill-determined every step, the norm is not
+    gen = torch.Generator().manual_seed(9)
+    T, n = 60, 12
+    s = torch.linspace(0.5, 1.0, n, dtype=torch.float64)
+    s[-2] = 1.0 - 1e-4
+    jacs = torch.stack([_orthogonal(n, gen) @ torch.diag(s) @ _orthogonal(n, gen) for _ in range(T)])
+    _assert_close_to_reference(jacs, "spectral")
+
+
+def test_exactly_degenerate_spectrum_with_saturation():
+    # tanh with orthogonal W: singular values of J_t are the f'(a_t,i), many nearly equal
+    _assert_close_to_reference(_cell_jacs("tanh", 1.0, "orthogonal", 0.0, n=24, T=80, scale=0.05), "spectral")
+
+
+def test_dead_relu_gives_minus_inf_exactly_where_the_product_is_zero():
+    jacs = _cell_jacs("relu", 1.3, "gaussian", 0.0, n=10, T=40, seed=11)
+    gen = torch.Generator().manual_seed(12)
+    w = _w_hh(10, 1.3, "gaussian", gen)
+    a = torch.randn(40, 10, generator=gen, dtype=torch.float64)
+    a[17] = -1.0  # every unit dead at t = 18: J_18 = 0
+    a[30, :7] = -1.0  # seven dead units at t = 31: J_31 singular, products stay non-zero
+    jacs = rnn_step_jacobians(w, a, "relu", 0.0)
+    for norm in NORMS:
+        ref, got = _assert_close_to_reference(jacs, norm)
+        dead = np.isneginf(ref)
+        assert dead[17:, :17].all() and dead.sum() == 23 * 17  # t >= 18 > k
+        assert np.isneginf(got).sum() == dead.sum()
+
+
+def test_reference_survives_overflow():
+    q = _orthogonal(4, torch.Generator().manual_seed(13))
+    ref = reference_heatmap((10.0 * q).expand(400, 4, 4), "spectral")
+    assert abs(ref[399, 0] - 399.0) < 1e-9  # 10^399 > float64 max, exact through renormalisation
+
+
+# ----------------------------------------------------------------------------- gru / lstm
+
+
+def _gru_step(cell: torch.nn.GRUCell):
+    w_ih, w_hh, b_ih, b_hh = cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh
+
+    def step(h, x):  # (H,), (I,) -> (H,): torch's GRU equations, unbatched
+        gi = w_ih @ x + b_ih  # (3H,)
+        gh = w_hh @ h + b_hh  # (3H,)
+        r, z, _ = torch.sigmoid(gi + gh).chunk(3)
+        n = torch.tanh(gi.chunk(3)[2] + r * gh.chunk(3)[2])
+        return (1 - z) * n + z * h
+
+    return step
+
+
+def _lstm_step(cell: torch.nn.LSTMCell):
+    w_ih, w_hh, b_ih, b_hh = cell.weight_ih, cell.weight_hh, cell.bias_ih, cell.bias_hh
+    H = cell.hidden_size
+
+    def step(s, x):  # state s = [h; c] (2H,)
+        h, c = s[:H], s[H:]
+        i, f, g, o = (w_ih @ x + b_ih + w_hh @ h + b_hh).chunk(4)  # (H,) each
+        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
+        h = torch.sigmoid(o) * torch.tanh(c)
+        return torch.cat([h, c])
+
+    return step
+
+
+@pytest.mark.parametrize("kind", ["gru", "lstm"])
+def test_state_map_jacobians_match_autograd(kind):
+    torch.manual_seed(0)
+    H, n_in, T = 5, 3, 12
+    if kind == "gru":
+        cell = torch.nn.GRUCell(n_in, H).double()
+        step, n = _gru_step(cell), H
+    else:
+        cell = torch.nn.LSTMCell(n_in, H).double()
+        step, n = _lstm_step(cell), 2 * H
+    xs = torch.randn(T, n_in, dtype=torch.float64)
+    states = [torch.zeros(n, dtype=torch.float64)]
+    with torch.no_grad():
+        for t in range(T):
+            states.append(step(states[-1], xs[t]))
+        if kind == "gru":  # our step is torch's GRUCell
+            ref = cell(xs[:1], states[0][None])[0]
+            torch.testing.assert_close(states[1], ref)
+        else:
+            h, c = cell(xs[:1], (states[0][None, :H], states[0][None, H:]))
+            torch.testing.assert_close(states[1], torch.cat([h[0], c[0]]))
+    prev = torch.stack(states[:-1]).detach()  # (T, n): s_{t-1}
+    got = state_map_jacobians(step, prev, xs)  # (T, n, n)
+    for t in range(T):
+        want = torch.autograd.functional.jacobian(lambda s, x=xs[t]: step(s, x), prev[t])
+        torch.testing.assert_close(got[t], want)
+    _assert_close_to_reference(got.detach(), "spectral")
+
+
+# ----------------------------------------------------------------------------- stride, progress, stop
+
+
+def test_stride_columns_equal_full_heatmap_columns():
+    jacs = _cell_jacs("tanh", 1.2, "gaussian", 0.1, n=12, T=47)
+    for norm in NORMS:
+        full = heatmap(jacs, norm).values
+        res = heatmap(jacs, norm, stride=5)
+        assert res.stride == 5 and list(res.cols) == list(range(1, 48, 5))
+        np.testing.assert_allclose(
+            res.values[:, res.cols - 1], full[:, res.cols - 1], atol=TOL, equal_nan=True
+        )
+        others = np.setdiff1d(np.arange(47), res.cols - 1)
+        assert np.isnan(res.values[:, others]).all()
+
+
+def test_max_size_sets_stride_to_ceil():
+    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=6, T=50)
+    res = heatmap(jacs, "rms", max_size=12)
+    assert res.stride == math.ceil(50 / 12) == 5
+    assert len(res.cols) <= 12 and res.cols[0] == 1
+    assert heatmap(jacs, "rms", max_size=50).stride == 1  # T <= max_size: untouched
+
+
+def test_should_stop_cancels_and_keeps_rows_done():
+    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=6, T=40)
+    calls = {"n": 0}
+
+    def stop():
+        calls["n"] += 1
+        return calls["n"] > 10  # stop before step 11
+
+    res = heatmap(jacs, "spectral", should_stop=stop)
+    assert res.complete is False and res.rows_done == 10
+    full = heatmap(jacs, "spectral").values
+    np.testing.assert_allclose(res.values[:10], full[:10], atol=1e-6, equal_nan=True)
+    assert np.isnan(res.values[10:]).all()
+
+
+def test_progress_increases_to_one():
+    seen = []
+    res = heatmap(_cell_jacs("tanh", 1.0, "gaussian", 0.0, n=6, T=60), "rms", progress=seen.append)
+    assert res.complete and seen[-1] == 1.0
+    assert all(b >= a for a, b in zip(seen, seen[1:])) and len(seen) > 5
+
+
+def test_heatmap_values_is_the_values():
+    jacs = _cell_jacs("sigmoid", 1.0, "gaussian", 0.0, n=6, T=20)
+    np.testing.assert_array_equal(heatmap_values(jacs, "rms"), heatmap(jacs, "rms").values)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error where CUDA is absent")
+def test_cuda_without_cuda_is_a_clear_value_error():
+    with pytest.raises(ValueError, match="device"):
+        heatmap(_cell_jacs("tanh", 1.0, "gaussian", 0.0, n=4, T=5), device="cuda")
+
+
+def test_bad_input_raises():
+    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=4, T=5)
+    with pytest.raises(ValueError, match="norm"):
+        heatmap(jacs, "nuclear")
+    with pytest.raises(ValueError, match="non-finite"):
+        heatmap(torch.full((3, 2, 2), float("inf")))
+    with pytest.raises(ValueError, match="act"):
+        rnn_step_jacobians(torch.eye(3), torch.zeros(2, 3), "gelu", 0.0)
+
+
+# ----------------------------------------------------------------------------- step Jacobians, gradients
+
+
+@pytest.mark.parametrize("act", ACTIVATIONS)
+def test_rnn_step_jacobians_match_autograd(act):
+    gen = torch.Generator().manual_seed(4)
+    H, leak = 6, 0.25
+    w = _w_hh(H, 1.1, "gaussian", gen)
+    u = torch.randn(H, generator=gen, dtype=torch.float64)  # W_xh x_t + b
+    h_prev = torch.randn(H, generator=gen, dtype=torch.float64)
+    f = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "linear": lambda x: x}[act]
+    want = torch.autograd.functional.jacobian(lambda h: leak * h + (1 - leak) * f(w @ h + u), h_prev)
+    got = rnn_step_jacobians(w, (w @ h_prev + u)[None], act, leak)[0]
+    torch.testing.assert_close(got, want)
+
+
+@pytest.mark.parametrize("every_step", [False, True])
+def test_grad_profile_matches_autograd(every_step):
+    gen = torch.Generator().manual_seed(6)
+    T, B, H, n_in = 25, 4, 7, 3
+    w_hh = _w_hh(H, 1.3, "gaussian", gen).requires_grad_(True)
+    w_xh = torch.randn(H, n_in, generator=gen, dtype=torch.float64)
+    readout = torch.randn(H, generator=gen, dtype=torch.float64)
+    xs = torch.randn(T, B, n_in, generator=gen, dtype=torch.float64)
+    h = torch.zeros(B, H, dtype=torch.float64)
+    hs, pre = [], []
+    for t in range(T):  # explicit tanh RNN keeping every state
+        a = h @ w_hh.T + xs[t] @ w_xh.T  # (B, H)
+        h = torch.tanh(a)
+        h.retain_grad()
+        hs.append(h)
+        pre.append(a.detach())
+    outs = torch.stack([hh @ readout for hh in hs])  # (T, B)
+    loss = (outs**2).sum() if every_step else (outs[-1] ** 2).sum()
+    loss.backward()
+    want = np.array([hh.grad.norm().item() for hh in hs])  # total derivative dL/dh_k
+
+    a = torch.stack(pre)  # (T, B, H)
+    w = w_hh.detach()
+    jacs = torch.stack([rnn_step_jacobians(w, a[:, b], "tanh", 0.0) for b in range(B)], dim=1)  # (T,B,H,H)
+    direct = torch.zeros(T, B, H, dtype=torch.float64)  # partial dL/dh_k of the loss terms
+    for t in range(T):
+        if every_step or t == T - 1:
+            direct[t] = 2 * outs[t].detach()[:, None] * readout  # d(out^2)/dh
+    np.testing.assert_allclose(grad_profile(jacs, direct), want, rtol=1e-10)
+    want_0 = [hh.grad[0].norm().item() for hh in hs]  # batch element 0 alone: unbatched shapes
+    np.testing.assert_allclose(grad_profile(jacs[:, 0], direct[:, 0]), want_0, rtol=1e-10)

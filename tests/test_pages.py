@@ -1,0 +1,364 @@
+"""Page tests with Streamlit's AppTest: pages load, the URL drives the controls (and bad URLs only give
+notices), a short training run's charts carry the numbers rnnlab.run records for the same config,
+and the run machinery (gate, stop, divergence) behaves."""
+
+import base64
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from rnnlab import RunConfig, run
+from rnnlab.presets import PRESETS
+from ui import runner
+
+ROOT = Path(__file__).resolve().parents[1]
+APP = str(ROOT / "app.py")
+PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
+TINY = {"seq_len": "20", "hidden": "8", "steps": "5"}
+TIMEOUT = 180
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch):
+    """AppTest resets Streamlit's legacy `pages/` flag before every run, so from the second run on it
+    would run the current page file without app.py (a real server leaves legacy mode for good at the
+    first st.navigation call; ui.view() handles a first request that skips app.py). Keep it off."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def patched(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", patched)
+
+
+def app(**params) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    for k, v in params.items():
+        at.query_params[k] = v
+    return at
+
+
+def no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def value(at: AppTest, key: str):
+    return at.session_state["cfg." + key]
+
+
+def spec(chart) -> dict:
+    return json.loads(chart.proto.spec)
+
+
+def array(v) -> np.ndarray:
+    """A trace array from a Plotly spec: a list, or {"dtype", "bdata", "shape"} (base64 typed array)."""
+    if isinstance(v, dict) and "bdata" in v:
+        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
+        if "shape" in v:
+            a = a.reshape([int(s) for s in str(v["shape"]).split(",")])
+        return a.astype(float)
+    return np.array([np.nan if x is None else x for x in v], dtype=float) if np.ndim(v) == 1 else \
+        np.array([[np.nan if x is None else x for x in row] for row in v], dtype=float)
+
+
+def charts_by_title(at: AppTest) -> dict[str, dict]:
+    out = {}
+    for c in at.get("plotly_chart"):
+        s = spec(c)
+        title = ((s.get("layout") or {}).get("title") or {}).get("text", "")
+        out[title] = s
+    return out
+
+
+def trace(s: dict, name: str | None = None, index: int | None = None) -> dict:
+    if index is not None:
+        return s["data"][index]
+    return next(t for t in s["data"] if t.get("name") == name)
+
+
+# ---- pages load ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_loads_at_defaults(page):
+    at = app()
+    at.run()
+    no_exception(at)
+    if page != "pages/lab.py":
+        at.switch_page(page).run()
+        no_exception(at)
+    assert not at.error, [e.value for e in at.error]
+    assert not at.warning, [w.value for w in at.warning]
+
+
+def test_lab_at_defaults_shows_the_init_view():
+    at = app()
+    at.run()
+    no_exception(at)
+    titles = charts_by_title(at)
+    heat = next(s for t, s in titles.items() if "at initialisation" in t)
+    z = array(heat["data"][0]["z"])
+    assert z.shape == (100, 100)  # T = 100: every pair drawn
+    np.testing.assert_allclose(np.diag(z), 0.0)  # identity on the diagonal
+    assert np.isnan(z[0, 1])  # k > t undefined
+    assert any("Norm against the lag" in t for t in titles) and any("Eigenvalues" in t for t in titles)
+    assert any("per step" in m.label for m in at.metric)
+    assert dict(at.query_params) == {}  # the defaults need no parameters
+
+
+# ---- URL -> controls -----------------------------------------------------------------------------
+
+def test_preset_and_overrides_from_the_url_set_the_controls():
+    at = app(preset="exploding-clipped", clip="2.5", seq_len="30", hidden="8", seed="7")
+    at.run()
+    no_exception(at)
+    p = PRESETS["exploding-clipped"].settings
+    assert value(at, "act") == p["act"] == "relu"
+    assert value(at, "rho") == p["rho"]
+    assert value(at, "lr") == p["lr"]
+    got = (value(at, "clip"), value(at, "seq_len"), value(at, "hidden"), value(at, "seed"))
+    assert got == (2.5, 30, 8, 7)
+    assert at.selectbox(key="ui.preset").value == "exploding-clipped"
+    assert at.number_input(key="cfg.clip").value == 2.5
+    # the address bar: the preset plus what differs from it, nothing else
+    assert dict(at.query_params) == {"preset": "exploding-clipped", "clip": "2.5", "seq_len": "30",
+                                     "hidden": "8", "seed": "7"}
+    assert not at.warning
+
+
+@pytest.mark.parametrize("params, notes, expect", [
+    ({"seq_len": "abc"}, ["seq_len", "'abc'"], {"seq_len": 100}),
+    ({"seq_len": "-5"}, ["seq_len", "out of range"], {"seq_len": 100}),
+    ({"hidden": "1e9", "seq_len": "20"}, ["hidden", "cap"], {"hidden": 100}),  # cap lowered below
+    ({"steps": "999999999", "batch": "100000"}, ["steps", "batch", "cap"], {"steps": 5000, "batch": 256}),
+    ({"cell": "transformer", "act": "softmax"}, ["cell", "act"], {"cell": "rnn", "act": "tanh"}),
+    ({"rho": "0", "lr": "nan", "leak": "1"}, ["rho", "lr", "leak"], {"rho": 1.0, "lr": 0.01, "leak": 0.0}),
+    ({"tbptt": "500"}, ["tbptt"], {"tbptt": 0}),
+    ({"preset": "no-such-preset"}, ["preset"], {"rho": 1.0}),
+    ({"crange": "rainbow"}, ["crange"], {}),
+    ({"train_recurrent": "maybe"}, ["train_recurrent"], {"train_recurrent": True}),
+])
+def test_malformed_url_values_give_a_notice_and_the_defaults(params, notes, expect, monkeypatch):
+    monkeypatch.setenv("RNNLAB_MAX_HIDDEN", "100")  # caps come from the environment, read per call
+    at = app(**params)
+    at.run()
+    no_exception(at)
+    assert not at.error
+    assert len(at.warning) == 1, "one notice listing what was ignored"
+    text = at.warning[0].value
+    for n in notes:
+        assert n in text
+    for k, v in expect.items():
+        assert value(at, k) == v
+    RunConfig.from_dict({k: value(at, k) for k in RunConfig().as_dict()})  # a valid config
+
+
+def test_clamped_value_is_written_back_to_the_url():
+    at = app(seq_len="20", hidden="8", steps="999999")
+    at.run()
+    assert at.query_params["steps"] == ["5000"] or at.query_params["steps"] == "5000"
+
+
+def test_hide_parameter_locks_controls():
+    at = app(hide="rho,seq_len", rho="0.5", seq_len="20", hidden="8")
+    at.run()
+    no_exception(at)
+    keys = {w.key for w in at.sidebar.number_input}
+    assert "cfg.rho" not in keys and "cfg.seq_len" not in keys and "cfg.hidden" in keys
+    assert at.session_state["_view"].cfg.rho == 0.5 and at.session_state["_view"].cfg.seq_len == 20
+    assert dict(at.query_params)["hide"] in ("rho,seq_len", ["rho,seq_len"])
+
+
+def test_preset_picker_loads_every_control_and_the_link_names_it():
+    at = app(seq_len="20", hidden="8", clip="3")
+    at.run()
+    at.selectbox(key="ui.preset").select("exploding").run()
+    no_exception(at)
+    cfg = PRESETS["exploding"].config()
+    for k in RunConfig().as_dict():
+        assert value(at, k) == getattr(cfg, k), k
+    assert dict(at.query_params) == {"preset": "exploding"}
+
+
+def test_controls_that_do_not_apply_are_disabled():
+    at = app(cell="gru", seq_len="20", hidden="8")
+    at.run()
+    no_exception(at)
+    assert at.selectbox(key="cfg.act").disabled
+    assert at.number_input(key="cfg.leak").disabled
+    assert at.toggle(key="cfg.teacher_forcing").disabled  # task is not sine
+    at2 = app(task="sine", seq_len="20", hidden="8")
+    at2.run()
+    assert not at2.toggle(key="cfg.teacher_forcing").disabled and not at2.selectbox(key="cfg.act").disabled
+
+
+def test_share_box_shows_the_full_link():
+    at = app(seq_len="20", hidden="8", rho="1.3")
+    at.run()
+    codes = [c.value for c in at.code]
+    assert any(c.endswith("?seq_len=20&hidden=8&rho=1.3") or c.endswith("?hidden=8&rho=1.3&seq_len=20")
+               or ("rho=1.3" in c and "seq_len=20" in c and c.startswith("http")) for c in codes), codes
+
+
+def test_changing_a_control_updates_the_url_and_redraws():
+    at = app(seq_len="20", hidden="8")
+    at.run()
+    before = array(charts_by_title(at)[next(t for t in charts_by_title(at) if "initialisation" in t)]
+                   ["data"][0]["z"])
+    at.number_input(key="cfg.rho").set_value(0.5).run()
+    no_exception(at)
+    assert dict(at.query_params)["rho"] in ("0.5", ["0.5"])
+    after = array(charts_by_title(at)[next(t for t in charts_by_title(at) if "initialisation" in t)]
+                  ["data"][0]["z"])
+    assert before.shape == after.shape == (20, 20)
+    assert np.nanmean(after) < np.nanmean(before)  # smaller rho: faster decay
+
+
+# ---- training --------------------------------------------------------------------------------------
+
+def train(at: AppTest, timeout: float = 120) -> runner.TrainingRun:
+    at.button(key="lab.train").click().run()
+    run_obj = at.session_state["lab.run"]
+    assert run_obj.wait(timeout), "training did not finish"
+    at.run()
+    no_exception(at)
+    return run_obj
+
+
+def test_training_charts_carry_the_recorded_numbers():
+    at = app(**TINY)
+    at.run()
+    r = train(at)
+    assert r.state == runner.DONE
+    torch.set_num_threads(1)
+    cfg = RunConfig(seq_len=20, hidden=8, steps=5)
+    assert r.cfg == cfg
+    oracle = run(cfg)  # same config, same numbers (the app trains in another process)
+    m = oracle.metrics
+    charts = charts_by_title(at)
+    loss = charts["Loss"]
+    np.testing.assert_allclose(array(trace(loss, index=0)["y"]), m.groupby("step")["seq_loss"].first(),
+                               rtol=1e-6)
+    final = next(t for t in loss["data"] if t["name"].startswith("final eval"))
+    assert array(final["y"])[0] == pytest.approx(oracle.summary["final_loss"], rel=1e-6)
+    base = next(t for t in loss["data"] if t["name"].startswith("baseline"))
+    assert array(base["y"])[0] == pytest.approx(oracle.summary["baseline_loss"])
+    g = charts["Gradient norm per update"]
+    np.testing.assert_allclose(array(trace(g, index=0)["y"]), m["grad_norm"], rtol=1e-6)
+    np.testing.assert_allclose(array(trace(g, index=1)["y"]), m["grad_norm_clipped"], rtol=1e-6)
+    rad = next(s for t, s in charts.items() if t.startswith("Spectral radius"))
+    np.testing.assert_allclose(array(trace(rad, index=0)["y"]), m["rho_whh"], rtol=1e-6)
+    prof = next(s for t, s in charts.items() if t.startswith("Temporal gradient profile"))
+    with np.errstate(divide="ignore"):
+        np.testing.assert_allclose(array(prof["data"][0]["z"]), np.log10(oracle.arrays["grad_time"]),
+                                   rtol=1e-5, atol=1e-5)
+    last = int(oracle.snapshot_steps[-1])
+    snap = next(s for t, s in charts.items() if t.endswith(f"at step {last}") and "log" in t)
+    np.testing.assert_allclose(array(snap["data"][0]["z"]), oracle.arrays["jacobian"][-1], rtol=1e-5,
+                               atol=1e-5)
+    labels = [b.label for b in at.get("download_button")]
+    assert {"metrics.csv", "config.json", "arrays.npz", "all (zip)"} <= set(labels)
+    assert "Done: 5 steps" in at.get("progress")[0].proto.text
+
+
+def test_rerun_during_training_keeps_the_run():
+    at = app(seq_len="20", hidden="8", steps="300")
+    at.run()
+    at.button(key="lab.train").click().run()
+    first = at.session_state["lab.run"]
+    at.number_input(key="cfg.rho").set_value(0.7).run()  # other interactions while it trains
+    assert at.session_state["lab.run"] is first
+    assert at.button(key="lab.train").disabled == first.active
+    first.stop()
+    assert first.wait(60)
+    at.run()
+    assert at.session_state["lab.run"] is first
+
+
+def test_stop_keeps_what_was_trained():
+    at = app(seq_len="20", hidden="8", steps="5000")
+    at.run()
+    at.button(key="lab.train").click().run()
+    r = at.session_state["lab.run"]
+    deadline = time.time() + 60
+    while not r.view().records and time.time() < deadline:
+        time.sleep(0.1)
+    at.button(key="lab.stop").click().run()
+    assert r.wait(60)
+    at.run()
+    no_exception(at)
+    assert r.state == runner.STOPPED
+    assert r.result.summary["stopped_early"] and 0 < r.result.summary["steps_done"] < 5000
+    assert "Stopped at step" in at.get("progress")[0].proto.text
+    assert "Loss" in charts_by_title(at)
+
+
+def test_diverged_run_says_where_and_what():
+    at = app(seq_len="20", hidden="8", steps="10", act="relu", rho="3", lr="1")
+    at.run()
+    r = train(at)
+    assert r.state == runner.DIVERGED
+    s = r.result.summary
+    msg = " ".join(e.value for e in at.error)
+    assert f"Diverged at step {s['diverged_at']}" in msg and "loss" in msg
+    loss = charts_by_title(at)["Loss"]
+    assert any(sh.get("x0") == s["diverged_at"] for sh in loss["layout"]["shapes"])
+
+
+# ---- run machinery --------------------------------------------------------------------------------
+
+def test_gate_admits_in_order_and_counts_who_is_ahead():
+    gate = runner.FifoGate(1)
+    assert gate.acquire(1)
+    started = []
+    threads = [threading.Thread(target=lambda t=t: (gate.acquire(t), started.append(t))) for t in (2, 3)]
+    threads[0].start()
+    time.sleep(0.3)
+    threads[1].start()
+    time.sleep(0.3)
+    assert gate.ahead(2) == 1 and gate.ahead(3) == 2 and started == []
+    gate.release(1)
+    time.sleep(0.5)
+    assert started == [2] and gate.ahead(3) == 1
+    gate.release(2)
+    for th in threads:
+        th.join(5)
+    assert started == [2, 3]
+
+
+def test_queued_run_waits_and_shows_its_place(monkeypatch):
+    gate = runner.FifoGate(1)
+    monkeypatch.setattr(runner, "GATE", gate)
+    gate.acquire(-1)  # the server is busy
+    try:
+        at = app(**TINY)
+        at.run()
+        at.button(key="lab.train").click().run()
+        r = at.session_state["lab.run"]
+        assert r.state == runner.QUEUED
+        assert "Waiting: 1 run ahead of you" in at.get("progress")[0].proto.text
+    finally:
+        gate.release(-1)
+    assert r.wait(120) and r.state == runner.DONE
+
+
+def test_page_errors_are_messages_not_tracebacks():
+    def page():
+        from rnnlab import ConfigError
+        from ui import errors
+
+        with errors.guard("Lab"):
+            raise ConfigError("seq_len", "5000 is too long", "2..1000")
+
+    at = AppTest.from_function(page)
+    at.run()
+    assert not at.exception
+    assert "seq_len: 5000 is too long" in at.error[0].value

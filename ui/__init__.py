@@ -1,0 +1,77 @@
+"""Streamlit glue shared by the pages: URL-bound controls (state), the at-init analysis (analysis),
+background training (runner), the Lab's sections (lab), the preset gallery (gallery), errors.
+
+Pages get the view resolved by app.py with `ui.view()`.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from .state import View
+
+_VIEW = "_view"
+
+
+def set_view(view: View) -> None:
+    st.session_state[_VIEW] = view
+
+
+def view() -> View:
+    """The sidebar's resolved view for this run (set by app.py before the page runs)."""
+    if _VIEW not in st.session_state:
+        _legacy_pages_mode()
+    return st.session_state[_VIEW]
+
+
+def _legacy_pages_mode() -> None:
+    """A fresh server whose first request names a page (/presets, a shared link) runs that page
+    without app.py: Streamlit treats a `pages/` folder as its legacy multipage mode until the first
+    st.navigation call switches it off, process-wide. Switch it off and rerun through app.py."""
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory:
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+    raise RuntimeError("the sidebar controls did not load; reload the page")
+
+
+_CSS = """
+<style>
+  .block-container {padding-top: 3.2rem; padding-bottom: 3rem; max-width: 1500px;}
+  h1, h2, h3, h4, h5 {letter-spacing: -0.01em;}
+  [data-testid="stSidebar"] [data-testid="stExpander"] details summary p {font-weight: 600;}
+  [data-testid="stMetricValue"] {font-size: 1.55rem;}
+  .rnnlab-card-title {font-weight: 650; font-size: 1.02rem; margin-bottom: .2rem;}
+  .rnnlab-tag {display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .78rem;
+               margin-right: 4px; background: #eef2ff; color: #3730a3;}
+</style>
+"""
+
+
+def styles() -> None:
+    """A little CSS for spacing and type (no layout depends on it)."""
+    st.html(_CSS)
+
+
+def has_view() -> bool:
+    return _VIEW in st.session_state
+
+
+def configure_torch() -> None:
+    """One intra-op thread per computation (RNNLAB_TORCH_THREADS, default 1).
+
+    The app runs several things at once (trainings in background threads, heatmaps in the script
+    thread, other sessions); torch's own thread pool on top of that oversubscribes the cores. On the
+    2-core dev machine under load, 1 thread trained 3-10x faster than 2 and analysed 4-10x faster.
+    """
+    import os
+
+    import torch
+
+    try:
+        n = max(1, int(os.environ.get("RNNLAB_TORCH_THREADS", "1")))
+    except ValueError:
+        n = 1
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)

@@ -1,0 +1,157 @@
+"""The network at initialisation, cached: heatmap, lag profile, theory lines and the plain reading.
+
+`at_init(cfg)` depends only on the keys that shape the untrained network and its probe sequence
+(INIT_KEYS), so moving the learning rate or the step count never recomputes the heatmap.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import streamlit as st
+
+from rnnlab import RunConfig, analyse, theory
+
+INIT_KEYS = ("cell", "act", "hidden", "rho", "init", "leak", "task", "seq_len", "seed", "norm")
+# The heatmap costs about (columns) x T x n^3 flops (n: state size, 2H for lstm). The default
+# (T = 100, H = 64, every column) is ~2.6e9 and takes ~0.5 s on the 2-core dev machine; larger
+# settings get fewer columns k (jacobian.heatmap's max_size) so the view stays about that fast.
+BUDGET = 4e9
+MIN_COLUMNS = 4
+
+
+def init_config(cfg: RunConfig) -> RunConfig:
+    """The config with only the keys that matter at initialisation (others at their defaults)."""
+    return RunConfig(**{k: getattr(cfg, k) for k in INIT_KEYS})
+
+
+AUTO_MAX_LEN = 300  # beyond these the at-init view waits for a click (the engine's cost per row
+AUTO_MAX_STATE = 128  # grows fast with the state size: H = 512 takes minutes on 2 cores)
+
+
+def automatic(cfg: RunConfig) -> bool:
+    """Whether the at-init view may be computed on every control change (or waits for a click)."""
+    n = cfg.hidden * (2 if cfg.cell == "lstm" else 1)
+    return cfg.seq_total <= AUTO_MAX_LEN and n <= AUTO_MAX_STATE
+
+
+def key(cfg: RunConfig) -> str:
+    return init_config(cfg).to_json()
+
+
+def heatmap_size(cfg: RunConfig) -> int | None:
+    """max_size for jacobian.heatmap: None (every column) when affordable, else the column budget."""
+    n = cfg.hidden * (2 if cfg.cell == "lstm" else 1)
+    L = cfg.seq_total
+    cols = int(BUDGET / (L * n**3))
+    return None if cols >= L else max(MIN_COLUMNS, cols)
+
+
+@dataclass
+class InitView:
+    """Everything the Lab draws at initialisation."""
+
+    jacobian: np.ndarray  # (L, L) log10 norms, NaN above the diagonal and in skipped columns
+    eigvals: np.ndarray  # (H,) complex
+    sigma_max: float
+    rho: float
+    preact_var: float
+    lags: np.ndarray
+    mean: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    slope: float  # measured log10 per step (NaN if not enough data)
+    lines: dict[str, np.ndarray] = field(default_factory=dict)  # theory, log10 over lags
+    predicted: float = math.nan  # mean-field slope, log10 per step
+    text: str = ""
+    stride_note: str = ""
+
+
+def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float, lags: np.ndarray
+                 ) -> tuple[dict[str, np.ndarray], float]:
+    """The norm bound, rho^(t-k) and the mean-field slope over lags (vanilla cell only).
+
+    With leak, one step is leak*I + (1-leak)*D W, so the bound per step is leak + (1-leak)*sigma*gamma
+    (triangle inequality) and the rho line uses leak + (1-leak)*rho; without leak these are
+    theory.norm_bound and theory.orthogonal_linear exactly.
+    """
+    if cfg.cell != "rnn":
+        return {}, math.nan
+    lags = np.asarray(lags, dtype=float)
+    leak = cfg.leak
+    if leak == 0:
+        bound = theory.norm_bound(sigma_max, cfg.act, lags)
+        radius = theory.orthogonal_linear(rho, lags) if rho > 0 else np.full(lags.shape, -np.inf)
+    else:
+        step_b = leak + (1 - leak) * sigma_max * theory.gamma(cfg.act)
+        step_r = leak + (1 - leak) * rho
+        bound, radius = lags * math.log10(step_b), lags * math.log10(step_r)
+    g = cfg.act
+    lines = {"norm bound (σ<sub>max</sub>·γ)<sup>t−k</sup>": bound,
+             "ρ<sup>t−k</sup>": radius}
+    predicted = math.nan
+    if math.isfinite(preact_var) and rho > 0:
+        try:
+            mf = theory.mean_field_from_q(g, rho, max(preact_var, 0.0), leak)
+            predicted = mf.slope_log10
+            lines["mean field (measured q)"] = lags * predicted
+        except ValueError:
+            pass
+    return lines, predicted
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _at_init(cfg_json: str, max_size: int | None) -> InitView:
+    cfg = RunConfig.from_dict(json.loads(cfg_json))
+    a = analyse(cfg, max_size=max_size)
+    hm = a["jacobian"]
+    lags, mean, lo, hi = theory.lag_profile(hm)
+    T = hm.shape[0]
+    slope = theory.fit_slope(lags, mean, max_lag=max(2, int(0.8 * (T - 1))))
+    lines, predicted = theory_lines(cfg, a["sigma_max"], a["rho"], a["preact_var"], lags)
+    if math.isfinite(slope):
+        text = theory.reading_text(slope, predicted if math.isfinite(predicted) else None)
+    else:
+        text = "The sequence is too short (or the products are exactly zero) to measure a decay rate."
+    cols = np.flatnonzero(~np.all(np.isnan(hm), axis=0))
+    note = "" if cols.size == T else (f"Every {T // max(cols.size, 1)}th column k computed "
+                                      f"({cols.size} of {T}).")
+    return InitView(hm, a["eigvals"], a["sigma_max"], a["rho"], a["preact_var"], lags, mean, lo, hi,
+                    slope, lines, predicted, text, note)
+
+
+def at_init(cfg: RunConfig) -> InitView:
+    c = init_config(cfg)
+    return _at_init(c.to_json(), heatmap_size(c))
+
+
+_MEASURED: set[str] = set()  # decay keys computed in this process (to show progress only when needed)
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def _decay(cfg_json: str) -> tuple[float, list[float]]:
+    cfg = RunConfig.from_dict(json.loads(cfg_json))
+    a = analyse(cfg, max_size=16)  # a key number only: 16 columns are plenty for the slope
+    lags, mean, _, _ = theory.lag_profile(a["jacobian"])
+    slope = theory.fit_slope(lags, mean, max_lag=max(2, int(0.8 * (len(lags) - 1))))
+    return slope, [float(v) for v in mean if math.isfinite(v)]
+
+
+def decay_per_step(cfg: RunConfig) -> float:
+    """Measured log10 change per step back in time at initialisation (cheap, cached)."""
+    return decay_profile(cfg)[0]
+
+
+def decay_profile(cfg: RunConfig) -> tuple[float, list[float]]:
+    """(slope in log10 per step, the mean lag profile in log10) at initialisation, cached."""
+    key = init_config(cfg).to_json()
+    value = _decay(key)
+    _MEASURED.add(key)
+    return value
+
+
+def decay_cached(cfg: RunConfig) -> bool:
+    return init_config(cfg).to_json() in _MEASURED

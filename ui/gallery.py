@@ -1,0 +1,71 @@
+"""The preset gallery: a card per preset with its key number and a link that opens it in the Lab."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from rnnlab.presets import PRESETS, REMEDIES, Preset
+
+from . import analysis, errors
+from .state import preset_link_params, query_string
+
+LAB = "pages/lab.py"
+
+
+def key_number(p: Preset) -> tuple[str, str, float, list[float]]:
+    """(value, explanation, slope, profile): the measured change per step back in time at init."""
+    slope, profile = analysis.decay_profile(p.config())
+    if not math.isfinite(slope):
+        return "n/a", "no measurable decay", slope, profile
+    factor = 10 ** slope
+    steps = 3 / abs(slope) if slope else math.inf
+    verb = "fall" if slope < 0 else "rise"
+    note = f"1000-fold {verb} in {steps:.0f} steps" if steps < 1e5 else "no 1000-fold change in reach"
+    return f"×{factor:.3g} per step", note, slope, profile
+
+
+def link(name: str) -> str:
+    return "./?" + query_string(preset_link_params(name))  # relative: works under a base URL path
+
+
+def card(p: Preset) -> None:
+    with st.container(border=True):
+        st.html(f'<div class="rnnlab-card-title">{p.title}</div>')
+        cfg = p.config()
+        tags = [f"{cfg.cell}" + (f" · {cfg.act}" if cfg.cell == "rnn" else ""), f"ρ {cfg.rho:g}",
+                f"{cfg.task} · T {cfg.seq_len}"]
+        st.html("".join(f'<span class="rnnlab-tag">{t}</span>' for t in tags))
+        with errors.guard():
+            value, note, slope, profile = key_number(p)
+            st.metric("at initialisation", value, note, delta_color="off",
+                      delta_arrow="down" if slope < 0 else "up" if slope > 0 else "off",
+                      chart_data=profile, chart_type="area",
+                      help="Measured at initialisation: the slope of log10 ‖∂h_t/∂h_k‖ against the lag "
+                           "t − k, as a factor per step. The sparkline is the lag profile (log scale).")
+        st.caption(p.text)
+        st.page_link(LAB, label="Open in the Lab", icon=":material/arrow_forward:",
+                     query_params=preset_link_params(p.name))
+
+
+def gallery(columns: int = 3) -> None:
+    names = list(PRESETS)
+    missing = [n for n in names if not analysis.decay_cached(PRESETS[n].config())]
+    if missing:
+        bar = st.progress(0.0, text="Measuring each preset at initialisation…")
+        for i, n in enumerate(missing):
+            analysis.decay_per_step(PRESETS[n].config())
+            bar.progress((i + 1) / len(missing), text=f"Measuring {n}…")
+        bar.empty()
+    for row in range(0, len(names), columns):
+        cols = st.columns(columns, gap="medium")
+        for col, name in zip(cols, names[row:row + columns]):
+            with col:
+                card(PRESETS[name])
+
+
+def remedies_table() -> None:
+    st.markdown("Each remedy is a pair of presets with the same seed, one idea switched on:")
+    rows = [f"| {r} | [{a}]({link(a)}) | [{b}]({link(b)}) |" for r, a, b in REMEDIES]
+    st.markdown("| remedy | without | with |\n|---|---|---|\n" + "\n".join(rows))

@@ -1,0 +1,270 @@
+"""The Lab page's sections: the network at initialisation, and training (live)."""
+
+from __future__ import annotations
+
+import math
+
+import streamlit as st
+
+from rnnlab import RunConfig, figures
+from rnnlab.config import format_value
+
+from . import analysis, runner
+from .state import View
+
+SLOT = "lab.run"  # st.session_state key of the Lab's training run
+PNG = figures.plotly_config
+
+
+def chart(fig, name: str, key: str | None = None) -> None:
+    """A Plotly chart whose toolbar saves a PNG named after it."""
+    st.plotly_chart(fig, config=PNG(f"rnnlab-{name}"), key=key, width="stretch")
+
+
+def describe(cfg: RunConfig) -> str:
+    cell = f"{cfg.cell} ({cfg.act})" if cfg.cell == "rnn" else cfg.cell
+    extra = f", leak {cfg.leak:g}" if cfg.cell == "rnn" and cfg.leak else ""
+    return (f"{cell} · H = {cfg.hidden} · ρ = {cfg.rho:g} ({cfg.init}){extra} · task {cfg.task} · "
+            f"T = {cfg.seq_len} · seed {cfg.seed}")
+
+
+# ---- at initialisation ----------------------------------------------------------------------------
+
+def _allow_big(key: str) -> None:
+    st.session_state["lab.big"] = key
+
+
+def at_init(view: View) -> None:
+    cfg = view.cfg
+    st.subheader("At initialisation", anchor="init")
+    st.caption("How much a change in the hidden state at step k still moves the state at a later step t, "
+               "before any training. Every control redraws this view.")
+    key = analysis.key(cfg)
+    if not analysis.automatic(cfg) and st.session_state.get("lab.big") != key:
+        n = cfg.hidden * (2 if cfg.cell == "lstm" else 1)
+        st.info(f"This network is large for an instant view (sequence length {cfg.seq_total}, state size "
+                f"{n}): the Jacobian products can take from several seconds to minutes on this server. "
+                f"Views up to length {analysis.AUTO_MAX_LEN} and state size {analysis.AUTO_MAX_STATE} redraw "
+                "by themselves.", icon=":material/hourglass_top:")
+        st.button("Compute the view at initialisation", on_click=_allow_big, args=(key,), key="lab.compute",
+                  icon=":material/calculate:")
+        return
+    with st.spinner("Computing the Jacobian products…"):
+        a = analysis.at_init(cfg)
+    left, right = st.columns([1.08, 1], gap="medium")
+    with left:
+        fig = figures.jacobian_heatmap(a.jacobian, norm=cfg.norm, tbptt=cfg.tbptt,
+                                       color_range=view.ui.get("crange", "fixed"),
+                                       title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
+        chart(fig, "heatmap-init")
+        if a.stride_note:
+            st.caption(a.stride_note + " Hover a cell for its value.")
+    with right:
+        fig = figures.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, a.lines,
+                                         title="Norm against the lag t − k")
+        chart(fig, "lag-profile-init")
+        if cfg.cell != "rnn":
+            st.caption("The norm bound and the mean-field line are stated for the vanilla cell; for "
+                       f"{cfg.cell} only the measurement is shown.")
+    left, right = st.columns([1, 1.08], gap="medium")
+    with left:
+        reading(cfg, a)
+    with right:
+        fig = figures.eigen_figure(a.eigvals, title="Eigenvalues of W<sub>hh</sub>")
+        chart(fig, "eigenvalues-init")
+
+
+def reading(cfg: RunConfig, a: analysis.InitView) -> None:
+    st.markdown("##### What this says")
+    cols = st.columns(3)
+    if math.isfinite(a.slope):
+        factor = 10 ** a.slope
+        steps = 3 / abs(a.slope) if a.slope else math.inf
+        cols[0].metric("per step back", f"×{factor:.3g}", help="Measured: the slope of the lag profile, "
+                       "as a factor per step.")
+        cols[1].metric("1000-fold " + ("fall" if a.slope < 0 else "rise"),
+                       f"{steps:.0f} steps" if math.isfinite(steps) and steps < 1e6 else "never",
+                       help="Steps back in time until the norm changes a thousand-fold.")
+    else:
+        cols[0].metric("per step back", "n/a")
+        cols[1].metric("1000-fold change", "n/a")
+    if cfg.cell == "rnn":
+        from rnnlab import theory
+        sg = a.sigma_max * theory.gamma(cfg.act)
+        cols[2].metric("σ_max·γ", f"{sg:.3g}", help="Largest singular value of W_hh times the "
+                       "activation's largest slope. Below 1 vanishing is guaranteed; above 1 exploding "
+                       "becomes possible (Pascanu et al. 2013).")
+    else:
+        cols[2].metric("ρ(W_hh)", f"{a.rho:.3g}")
+    st.markdown(a.text)
+    st.caption(f"Measured on one probe sequence of the {cfg.task} task; spectral radius ρ = {a.rho:.3g}, "
+               f"σ_max = {a.sigma_max:.3g}"
+               + (f", preactivation variance q = {a.preact_var:.3g}."
+                  if math.isfinite(a.preact_var) else "."))
+
+
+# ---- training ------------------------------------------------------------------------------------------
+
+def _start(cfg: RunConfig) -> None:
+    runner.start_run(SLOT, cfg)
+
+
+def _stop() -> None:
+    run = runner.get_run(SLOT)
+    if run is not None:
+        run.stop()
+
+
+def training(view: View) -> None:
+    cfg = view.cfg
+    st.subheader("Training", anchor="training")
+    runner.warm_up()
+    run = runner.get_run(SLOT)
+    active = run is not None and run.active
+    b1, b2, b3 = st.columns([1, 1, 5], vertical_alignment="center")
+    b1.button("Train", type="primary", icon=":material/play_arrow:", on_click=_start, args=(cfg,),
+              disabled=active or cfg.steps == 0, key="lab.train", width="stretch",
+              help="Train this configuration (runs in the background; the charts update live).")
+    b2.button("Stop", icon=":material/stop:", on_click=_stop, disabled=not active, key="lab.stop",
+              width="stretch", help="Stop after the current update and keep what was trained.")
+    if cfg.steps == 0:
+        b3.caption("steps = 0: analysis at initialisation only.")
+    elif run is None:
+        b3.caption(f"{cfg.steps} steps of {cfg.batch} sequences, {cfg.optimizer}, lr {cfg.lr:g}"
+                   + (f", clip {cfg.clip:g} ({cfg.clip_mode})" if cfg.clip else "")
+                   + (f", TBPTT window {cfg.tbptt}" if cfg.tbptt else ", full BPTT") + ".")
+    if run is None:
+        return
+    live(view, active)
+
+
+def live(view: View, was_active: bool) -> None:
+    """The run's charts, redrawn twice a second while it trains (a fragment: the rest of the page
+    does not rerun)."""
+
+    @st.fragment(run_every=0.5 if was_active else None)
+    def panel() -> None:
+        run = runner.get_run(SLOT)
+        if run is None:
+            return
+        v = run.view()
+        status(v)
+        if v.cfg.as_dict() != view.cfg.as_dict() and not v.active:
+            diff = v.cfg.diff(view.cfg)
+            st.info("These results are from a run with other settings ("
+                    + ", ".join(f"{k} = {format_value(a)}" for k, (a, _) in diff.items())
+                    + "). Press Train to run the current settings.", icon=":material/history:")
+        if v.records or v.result is not None:
+            charts(v, view)
+        if was_active and not v.active:
+            st.rerun()  # full rerun: re-enable Train, stop the timer
+
+    panel()
+
+
+def status(v: runner.RunView) -> None:
+    steps = v.cfg.steps
+    done = v.records[-1]["step"] + 1 if v.records else 0
+    if v.state == runner.QUEUED:
+        st.progress(0.0, text=f"Waiting: {v.ahead} run{'s' if v.ahead != 1 else ''} ahead of you "
+                    "(the server trains a few runs at a time).")
+    elif v.state == runner.RUNNING:
+        st.progress(v.fraction, text=f"Training: step {done} of {steps} · {v.elapsed:.1f} s")
+    elif v.state == runner.DONE:
+        s = v.result.summary
+        st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s · final loss "
+                    f"{s['final_loss']:.4g} (baseline {s['baseline_loss']:.4g})")
+    elif v.state == runner.STOPPED and v.result is None:
+        st.info("Stopped before training started.", icon=":material/stop:")
+    elif v.state == runner.STOPPED:
+        st.progress(v.fraction, text=f"Stopped at step {done} of {steps}; what was trained is kept.")
+    elif v.state == runner.DIVERGED:
+        s = v.result.summary
+        what = {"loss": "the loss", "gradient": "the gradient", "weights": "the weights"}.get(
+            s.get("nonfinite"), s.get("nonfinite") or "a value")
+        st.error(f"**Diverged at step {s['diverged_at']}**: {what} became non-finite (inf or NaN). "
+                 "The charts show everything up to that point. Try gradient clipping, a smaller learning "
+                 "rate or a smaller ρ.", icon=":material/warning:")
+    elif v.state == runner.FAILED:
+        st.error(f"Training failed: {v.error}", icon="🚫")
+
+
+def charts(v: runner.RunView, view: View) -> None:
+    cfg = v.cfg
+    m = v.metrics()
+    res = v.result
+    diverged_at = res.summary.get("diverged_at") if res is not None else None
+    div_update = None
+    if diverged_at is not None and len(m):
+        div_update = int(m["update"].iloc[-1])
+    c1, c2 = st.columns(2, gap="medium")
+    with c1:
+        fig = figures.loss_figure(figures.per_step(m), baseline=res.summary["baseline_loss"] if res else None,
+                                  final_loss=res.summary["final_loss"] if res else None, steps=cfg.steps,
+                                  diverged_at=diverged_at, title="Loss")
+        chart(fig, "loss", key="lab.loss")
+    with c2:
+        fig = figures.grad_norm_figure(m, clip=cfg.clip, clip_mode=cfg.clip_mode,
+                                       diverged_at_update=div_update, title="Gradient norm per update")
+        chart(fig, "grad-norm", key="lab.gradnorm")
+    c1, c2 = st.columns(2, gap="medium")
+    with c1:
+        if res is not None and res.arrays["grad_time"].size:
+            fig = figures.grad_time_figure(res.arrays["grad_time"], tbptt=cfg.tbptt,
+                                           updates=res.metrics["update"].to_numpy(),
+                                           title="Temporal gradient profile ‖∂L/∂h<sub>k</sub>‖")
+            chart(fig, "grad-time", key="lab.gradtime")
+        else:
+            st.markdown("**Temporal gradient profile**")
+            st.caption("‖∂L/∂h_k‖ for every update and position appears here when the run finishes.")
+    with c2:
+        fig = figures.radius_figure(m, title="Spectral radius of W<sub>hh</sub>")
+        chart(fig, "spectral-radius", key="lab.radius")
+    if res is None:
+        return
+    snapshots(res, view)
+    downloads(res)
+
+
+def snapshots(res, view: View) -> None:
+    steps = [int(s) for s in res.snapshot_steps]
+    if not steps:
+        return
+    st.markdown("##### Jacobian heatmap over training")
+    i = len(steps) - 1
+    if len(steps) > 1:
+        pick = st.select_slider("Snapshot at step", options=steps, value=steps[-1], key="lab.snapshot")
+        i = steps.index(pick)
+    c1, c2 = st.columns([1.08, 1], gap="medium")
+    cfg = res.config
+    with c1:
+        fig = figures.jacobian_heatmap(res.arrays["jacobian"][i], norm=cfg.norm, tbptt=cfg.tbptt,
+                                       color_range=view.ui.get("crange", "fixed"),
+                                       title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {steps[i]}")
+        chart(fig, f"heatmap-step-{steps[i]}", key="lab.snapheat")
+    with c2:
+        fig = figures.eigen_figure(res.arrays["eigvals"][i],
+                                   title=f"Eigenvalues of W<sub>hh</sub> at step {steps[i]}")
+        chart(fig, f"eigenvalues-step-{steps[i]}", key="lab.snapeig")
+
+
+def _files(res) -> dict[str, bytes]:
+    cache = getattr(res, "_ui_files", None)
+    if cache is None:
+        cache = {**res.files(), "rnnlab-run.zip": res.to_zip()}
+        res._ui_files = cache
+    return cache
+
+
+def downloads(res) -> None:
+    st.markdown("##### Downloads")
+    files = _files(res)
+    cols = st.columns(4)
+    mime = {"metrics.csv": "text/csv", "config.json": "application/json",
+            "arrays.npz": "application/octet-stream", "rnnlab-run.zip": "application/zip"}
+    for col, name in zip(cols, ("metrics.csv", "config.json", "arrays.npz", "rnnlab-run.zip")):
+        col.download_button(name if name != "rnnlab-run.zip" else "all (zip)", files[name], file_name=name,
+                            mime=mime[name], on_click="ignore", icon=":material/download:",
+                            key=f"lab.dl.{name}", width="stretch")
+    st.caption("Each chart saves as PNG from its toolbar (camera icon). The zip also holds summary.json; "
+               "`rnnlab.results.load_zip` reads it back.")

@@ -1,0 +1,52 @@
+"""The training process's entry point (no Streamlit here).
+
+`train(cfg_json, conn, stop)` runs `rnnlab.run` and sends, over a one-way pipe:
+("records", [record, ...]) at most every BATCH_S seconds, then ("result", RunResult) or
+("error", "Type: message"). `stop` (a multiprocessing Event) ends the run early, keeping what was
+trained. Running in its own process, training never competes with the app for the GIL.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+
+BATCH_S = 0.05  # records are sent in batches: at most ~20 messages a second
+
+
+def train(cfg_json: str, conn, stop) -> None:
+    import torch
+
+    from rnnlab import RunConfig, run
+
+    try:
+        torch.set_num_threads(max(1, int(os.environ.get("RNNLAB_TORCH_THREADS", "1"))))
+    except ValueError:
+        torch.set_num_threads(1)
+    buf: list[dict] = []
+    last = time.perf_counter()
+
+    def flush() -> None:
+        nonlocal last
+        if buf:
+            conn.send(("records", list(buf)))
+            buf.clear()
+        last = time.perf_counter()
+
+    def on_update(record: dict) -> bool:
+        buf.append(record)
+        if time.perf_counter() - last >= BATCH_S:
+            flush()
+        return stop.is_set()
+
+    try:
+        result = run(RunConfig.from_dict(json.loads(cfg_json)), on_update=on_update,
+                     should_stop=stop.is_set)
+        flush()
+        conn.send(("result", result))
+    except Exception as e:  # noqa: BLE001 - reported to the app, which explains it
+        flush()
+        conn.send(("error", f"{type(e).__name__}: {e}"))
+    finally:
+        conn.close()

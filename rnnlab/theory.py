@@ -83,28 +83,36 @@ def gamma(act: str) -> float:
     return GAMMA[_check_act(act)]
 
 
-def norm_bound(sigma_max: float, act: str, lags) -> np.ndarray:
+def norm_bound(sigma_max: float, act: str, lags, leak: float = 0.0) -> np.ndarray:
     """log10 of the bound (sigma_max * gamma)^lag on ||dh_t/dh_k|| with lag = t - k.
 
     Each one-step Jacobian is diag(f') W_hh, whose norm is at most gamma * sigma_max(W_hh); the
     product of lag of them is bounded by the power. Returned in log10 so lags of thousands are fine.
+    With leak, one step is leak*I + (1-leak)*diag(f') W_hh, whose norm is at most
+    leak + (1-leak)*gamma*sigma_max (triangle inequality).
     """
     sigma_max = _check_positive("sigma_max", sigma_max, allow_zero=True)
     lags = _check_lags(lags)
-    per_step = sigma_max * gamma(act)
+    per_step = _leaky(sigma_max * gamma(act), leak)
     log_step = math.log10(per_step) if per_step > 0 else -math.inf
     with np.errstate(invalid="ignore"):  # 0 * -inf at lag 0; the identity has norm 1 there
         return np.where(lags == 0, 0.0, lags * log_step)
 
 
-def orthogonal_linear(rho: float, lags) -> np.ndarray:
+def orthogonal_linear(rho: float, lags, leak: float = 0.0) -> np.ndarray:
     """log10 of rho^lag: the exact norm of dh_t/dh_k for a linear cell with W_hh = rho * Q, Q orthogonal.
 
     Every singular value of rho * Q equals rho, so the product of lag copies has norm rho^lag
-    exactly; the app uses it as the one case where theory and measurement must coincide.
+    exactly; the app uses it as the one case where theory and measurement must coincide. With leak
+    the step is leak*I + (1-leak)*rho*Q, drawn as (leak + (1-leak)*rho)^lag.
     """
     rho = _check_positive("rho", rho)
-    return _check_lags(lags) * math.log10(rho)
+    return _check_lags(lags) * math.log10(_leaky(rho, leak))
+
+
+def _leaky(per_step: float, leak: float) -> float:
+    """The per-step factor of a leaky cell: leak + (1-leak)*per_step (per_step when leak = 0)."""
+    return per_step if leak == 0 else leak + (1 - leak) * per_step
 
 
 def pascanu_regime(sigma_max: float, act: str) -> str:

@@ -74,21 +74,14 @@ def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float
                  ) -> tuple[dict[str, np.ndarray], float]:
     """The norm bound, rho^(t-k) and the mean-field slope over lags (vanilla cell only).
 
-    With leak, one step is leak*I + (1-leak)*D W, so the bound per step is leak + (1-leak)*sigma*gamma
-    (triangle inequality) and the rho line uses leak + (1-leak)*rho; without leak these are
-    theory.norm_bound and theory.orthogonal_linear exactly.
+    Both lines take the leak into account (theory.norm_bound, theory.orthogonal_linear).
     """
     if cfg.cell != "rnn":
         return {}, math.nan
     lags = np.asarray(lags, dtype=float)
     leak = cfg.leak
-    if leak == 0:
-        bound = theory.norm_bound(sigma_max, cfg.act, lags)
-        radius = theory.orthogonal_linear(rho, lags) if rho > 0 else np.full(lags.shape, -np.inf)
-    else:
-        step_b = leak + (1 - leak) * sigma_max * theory.gamma(cfg.act)
-        step_r = leak + (1 - leak) * rho
-        bound, radius = lags * math.log10(step_b), lags * math.log10(step_r)
+    bound = theory.norm_bound(sigma_max, cfg.act, lags, leak)
+    radius = theory.orthogonal_linear(rho, lags, leak) if rho > 0 else np.full(lags.shape, -np.inf)
     g = cfg.act
     lines = {"norm bound (σ<sub>max</sub>·γ)<sup>t−k</sup>": bound,
              "ρ<sup>t−k</sup>": radius}

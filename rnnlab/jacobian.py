@@ -247,23 +247,6 @@ def _rms_norms(stack: _Stack) -> Tensor:
     return est
 
 
-def _orthonormalise(r: Tensor, done: Tensor | None) -> Tensor:
-    """r (b, n) made orthogonal to the orthonormal rows of done (b, j, n), then unit (zero if r is).
-
-    Once a Krylov space is (nearly) invariant, r is mostly rounding noise that lies largely in
-    span(done); Gram-Schmidt twice orthogonalises relative to |r| only, so a second round after
-    normalising makes the new row orthogonal to rounding relative to 1.
-    """
-    tiny = torch.finfo(r.dtype).tiny
-    for _ in range(2):
-        for _ in range(2 if done is not None else 0):
-            coef = (r[:, None, :] * done).sum(-1)  # (b, j): elementwise beats tiny batched matmuls on CPU
-            r = r - (coef[:, :, None] * done).sum(1)  # (b, n)
-        nrm = torch.linalg.vector_norm(r, dim=1, keepdim=True)  # (b, 1)
-        r = torch.where(nrm > tiny**0.5, r / nrm.clamp_min(tiny), torch.zeros_like(r))
-    return r
-
-
 def _from_newer_neighbour(z: Tensor, jn_all: Tensor, ks: Tensor, stride: int) -> Tensor:
     """Rows (J_{k+1}^T ... J_{k+s}^T z_{newer})^T for each column (m, n); the newest gets zeros.
 
@@ -302,11 +285,8 @@ def _flat_top(basis: Tensor, images: Tensor) -> Tensor:
 
 
 def _extend_basis(v: Tensor, z: Tensor) -> Tensor:
-    """Rows of z (r, b, n) made orthonormal to the orthonormal rows of v (r, b, n) and each other."""
-    rows = v
-    for i in range(z.shape[1]):
-        rows = torch.cat([rows, _orthonormalise(z[:, i], rows)[:, None]], dim=1)  # (r, b+i+1, n)
-    return rows  # (r, 2b, n) orthonormal: v then the new directions
+    """Rows of z (r, b', n) made orthonormal to the orthonormal rows of v (r, b, n) and each other."""
+    return torch.cat([v, _orth_block(z, v)], dim=1)  # (r, b+b', n): v then the new directions
 
 
 class _Power:
@@ -405,21 +385,42 @@ def _block_krylov(qs: Tensor, start: Tensor, dim: int) -> tuple[Tensor, Tensor]:
     images are (P b_j)^T. Rows that vanish (invariant subspace reached) stay zero.
     """
     n, bsz = qs.shape[1], start.shape[1]
-    rows: list[Tensor] = []  # unit (r, n) rows, orthonormal
+    basis: Tensor | None = None  # (r, j, n) orthonormal rows so far
+    images: list[Tensor] = []  # (r, b, n) rows (P b_j)^T per block
     x = start
-    while len(rows) + bsz <= max(min(n, dim), bsz):
-        if rows:  # bulk of the work for the whole block at once, then row by row to rounding
-            done = torch.stack(rows, dim=1)  # (r, j, n)
+    while (0 if basis is None else basis.shape[1]) + bsz <= max(min(n, dim), bsz):
+        x = _orth_block(x, basis)  # (r, b, n)
+        basis = x if basis is None else torch.cat([basis, x], dim=1)
+        images.append(torch.bmm(x, qs))  # (r, b, n) rows (P x_i)^T
+        x = torch.bmm(images[-1], qs.mT)  # (r, b, n): rows (A x_i)^T
+    assert basis is not None
+    return basis, torch.cat(images, dim=1)  # (r, d, n) each
+
+
+def _orth_block(x: Tensor, done: Tensor | None) -> Tensor:
+    """Rows of x (r, b, n) made orthonormal to each other and to the orthonormal rows of done.
+
+    Block Gram-Schmidt against done, each row scaled to unit length, then Cholesky QR on the
+    block's float64 Gram matrix; all of it twice (CholQR2), so the result is orthonormal to
+    rounding even when the first round's rows were mostly cancellation noise, as they are once a
+    Krylov space is nearly invariant. Rows that are (numerically) in the span of done or of the
+    other rows come out as zero rows, which Rayleigh-Ritz ignores. Batched matmuls only.
+    """
+    tiny = torch.finfo(x.dtype).tiny
+    eye = torch.eye(x.shape[1], dtype=torch.float64, device=x.device)  # (b, b)
+    for _ in range(2):
+        if done is not None:
             for _ in range(2):
-                coef = (x[:, :, None, :] * done[:, None]).sum(-1)  # (r, b, j)
-                x = x - (coef[..., None] * done[:, None]).sum(2)  # (r, b, n)
-        for i in range(bsz):
-            done = torch.stack(rows, dim=1) if rows else None  # (r, j, n)
-            rows.append(_orthonormalise(x[:, i], done))
-        block = torch.stack(rows[-bsz:], dim=1)  # (r, b, n)
-        x = torch.bmm(torch.bmm(block, qs), qs.mT)  # (r, b, n): rows (A b_i)^T
-    basis = torch.stack(rows, dim=1)  # (r, d, n)
-    return basis, torch.bmm(basis, qs)  # images: rows (P b_j)^T, one batched product
+                x = x - (x @ done.mT) @ done  # (r, b, n)
+        nrm = torch.linalg.vector_norm(x, dim=2, keepdim=True)  # (r, b, 1)
+        x = torch.where(nrm > tiny**0.5, x / nrm.clamp_min(tiny), torch.zeros_like(x))
+        x64 = x.to(torch.float64)
+        gram = x64 @ x64.mT  # (r, b, b), unit diagonal (or zero rows)
+        chol = torch.linalg.cholesky(gram + 1e-10 * eye)  # (r, b, b)
+        x = torch.linalg.solve_triangular(chol, x64, upper=False).to(x.dtype)  # (r, b, n)
+        keep = torch.diagonal(chol, dim1=1, dim2=2) > 1e-4  # (r, b): row had a new direction
+        x = torch.where(keep[:, :, None], x, torch.zeros_like(x))
+    return x
 
 
 def _normalised_steps(jacs: Tensor, dtype: torch.dtype, device: torch.device) -> tuple[Tensor, Tensor]:

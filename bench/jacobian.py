@@ -115,13 +115,14 @@ def main() -> None:
     jacs = tanh_jacobians(T, H)
     t_rms = median_time(lambda: heatmap(jacs, "rms"), reps)
     t_spec = median_time(lambda: heatmap(jacs, "spectral"), reps)
+    method = heatmap(jacs[:2], "spectral").method  # what "auto" picks at this H
     print(
         f"1. rms heatmap T={T}, H={H}: {t_rms:.2f} s, effective rate / matmul rate = "
         f"{T * T * H**3 / t_rms / rate:.2f} (target >= 0.5)"
     )
     print(
-        f"2. spectral / rms time, T={T}, H={H}: {t_spec:.2f} s / {t_rms:.2f} s = {t_spec / t_rms:.2f} "
-        "(target <= 1.5)"
+        f"2. spectral ({method}) / rms time, T={T}, H={H}: {t_spec:.2f} s / {t_rms:.2f} s = "
+        f"{t_spec / t_rms:.2f} (target <= 1.5)"
     )
 
     T, H = small
@@ -135,10 +136,22 @@ def main() -> None:
         f"rms {naive['rms'] / ours['rms']:.1f}x ({naive['rms']:.2f} s vs {ours['rms']:.2f} s)"
     )
 
+    engines = ("gram", "tracking")
+    both = {m: median_time(lambda m=m: heatmap(jacs, "spectral", method=m), reps) for m in engines}
+    print(
+        f"   the two spectral engines at T={T}, H={H}: gram / rms = {both['gram'] / ours['rms']:.1f}, "
+        f"tracking / rms = {both['tracking'] / ours['rms']:.1f} (auto picks "
+        f"{heatmap(jacs[:2], 'spectral').method} here)"
+    )
+
     T, H = tiny
     jacs = tanh_jacobians(T, H)
     t_small = median_time(lambda: heatmap(jacs, "spectral"), reps)
-    print(f"4. spectral heatmap T={T}, H={H}: {1e3 * t_small:.0f} ms")
+    t_track = median_time(lambda: heatmap(jacs, "spectral", method="tracking"), reps)
+    print(
+        f"4. spectral heatmap T={T}, H={H}: {1e3 * t_small:.0f} ms "
+        f"({heatmap(jacs[:2], 'spectral').method}; tracking {1e3 * t_track:.0f} ms)"
+    )
 
     T, H = mem
     m = peak_memory(T, H)

@@ -40,14 +40,14 @@ def main() -> None:
                 page.goto(url + f"/?seed={i}")  # a new seed: no cached analysis
                 page.wait_for_selector("h1", timeout=120_000)
                 t1 = time.perf_counter()
-                wait_for(lambda: heatmap_signature(page))
+                wait_for(lambda page=page: heatmap_signature(page))
                 t2 = time.perf_counter()
                 before = heatmap_signature(page)
                 box = page.get_by_role("spinbutton", name="Spectral radius rho")
                 box.fill(f"{0.8 + 0.01 * i:.2f}")
                 t3 = time.perf_counter()
                 box.press("Enter")
-                wait_for(lambda: (s := heatmap_signature(page)) and s != before)
+                wait_for(lambda page=page, before=before: (s := heatmap_signature(page)) and s != before)
                 t4 = time.perf_counter()
                 if i > 0:  # the first round warms the server's imports
                     first_el.append(t1 - t0)

@@ -25,6 +25,7 @@ from .tasks import Task, make_task
 
 EVAL_BATCH = 128
 OnUpdate = Callable[[dict[str, Any]], Any]
+OnSnapshot = Callable[[int, dict[str, Any]], Any]
 
 
 @dataclass
@@ -188,12 +189,14 @@ def chunks(L: int, window: int) -> list[tuple[int, int]]:
 
 # ---- the run -----------------------------------------------------------------------------------
 
-def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable[[], bool] | None = None
-        ) -> RunResult:
+def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable[[], bool] | None = None,
+        on_snapshot: OnSnapshot | None = None) -> RunResult:
     """Train `cfg.steps` minibatches and record everything DESIGN.md lists.
 
     on_update(record) is called after every optimizer update with a small dict; returning True stops
     the run (partial results kept). should_stop() is polled too (for a Stop button).
+    on_snapshot(step, {"jacobian", "eigvals"}) is called as each snapshot is taken, so a live view can
+    draw the heatmap before the run ends; the arrays are the ones the result will hold.
     """
     t_start = time.perf_counter()
     s = setup(cfg)
@@ -212,9 +215,16 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
     snaps: list[tuple[int, dict[str, Any]]] = []
     diverged_at, nonfinite, stopped = None, None, False
     update = 0
+
+    def take(at: int) -> None:
+        snap = snapshot(model, s.probe_x, cfg.norm)
+        snaps.append((at, snap))
+        if on_snapshot is not None:
+            on_snapshot(at, {"jacobian": snap["jacobian"], "eigvals": snap["eigvals"]})
+
     for step in range(cfg.steps + 1):
         if step in snap_steps:
-            snaps.append((step, snapshot(model, s.probe_x, cfg.norm)))
+            take(step)
         if step == cfg.steps:
             break
         batch = task.sample(s.data_rng, cfg.batch)
@@ -232,11 +242,11 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
                 stopped = True
         if diverged_at is not None:
             if not snaps or snaps[-1][0] != step:
-                snaps.append((step, snapshot(model, s.probe_x, cfg.norm)))
+                take(step)
             break
         if stopped or (should_stop is not None and should_stop()):
             stopped = True
-            snaps.append((step + 1, snapshot(model, s.probe_x, cfg.norm)))
+            take(step + 1)
             break
 
     final_loss = evaluate(model, task, s.eval_batch, cfg) if diverged_at is None else float("nan")

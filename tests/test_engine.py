@@ -317,6 +317,18 @@ def test_callback_can_stop_the_run_and_partial_results_are_kept():
     assert set(seen[0]) >= {"step", "loss", "grad_norm", "grad_norm_clipped", "clipped", "rho_whh"}
 
 
+def test_on_snapshot_reports_each_snapshot_as_it_is_taken():
+    seen, updates = [], []
+    res = run(RunConfig(hidden=8, seq_len=15, steps=6, snapshots=4),
+              on_update=lambda rec: updates.append(rec["step"]),
+              on_snapshot=lambda step, snap: seen.append((step, len(updates), snap)))
+    assert [s for s, _, _ in seen] == list(res.arrays["snapshot_steps"]) == [0, 2, 4, 6]
+    assert [n for _, n, _ in seen] == [0, 2, 4, 6]  # taken before the updates of that step
+    for i, (_, _, snap) in enumerate(seen):
+        np.testing.assert_array_equal(snap["jacobian"], res.arrays["jacobian"][i])
+        np.testing.assert_array_equal(snap["eigvals"], res.arrays["eigvals"][i])
+
+
 def test_recorded_spectra_match_the_weights():
     res = run(RunConfig(hidden=8, seq_len=15, steps=4, snapshots=5, lr=0.5))
     W = res.arrays["W_hh"]  # (S, H, H)

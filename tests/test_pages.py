@@ -301,6 +301,28 @@ def test_stop_keeps_what_was_trained():
     assert "Loss" in charts_by_title(at)
 
 
+def test_heatmap_of_the_latest_snapshot_is_drawn_while_training():
+    at = app(seq_len="20", hidden="8", steps="5000", snapshots="3")
+    at.run()
+    at.button(key="lab.train").click().run()
+    r = at.session_state["lab.run"]
+    deadline = time.time() + 60
+    while (r.view().snapshot is None or not r.view().records) and time.time() < deadline:
+        time.sleep(0.1)
+    step, snap = r.view().snapshot
+    assert step == 0 and snap["jacobian"].shape == (20, 20)
+    at.run()  # the page while the run is still training
+    no_exception(at)
+    assert r.active and r.result is None
+    heat = charts_by_title(at)[next(t for t in charts_by_title(at) if t.endswith("at step 0"))]
+    np.testing.assert_array_equal(array(heat["data"][0]["z"]), snap["jacobian"].astype(np.float32))
+    r.stop()
+    assert r.wait(60)
+    # what the live view showed is the result's first snapshot (the same arrays, sent by the worker)
+    np.testing.assert_array_equal(r.result.arrays["jacobian"][0], snap["jacobian"])
+    assert r.view().snapshot[0] == int(r.result.arrays["snapshot_steps"][-1])
+
+
 def test_diverged_run_says_where_and_what():
     at = app(seq_len="20", hidden="8", steps="10", act="relu", rho="3", lr="1")
     at.run()

@@ -221,6 +221,12 @@ def charts(v: runner.RunView, view: View) -> None:
         fig = figures.radius_figure(m, title="Spectral radius of W<sub>hh</sub>")
         chart(fig, "spectral-radius", key="lab.radius")
     if res is None:
+        if v.snapshot is not None:  # the latest snapshot while the run trains
+            step, snap = v.snapshot
+            st.markdown("##### Jacobian heatmap over training")
+            st.caption(f"Latest snapshot, taken at step {step} of {cfg.steps}; the slider over every "
+                       "snapshot appears when the run finishes.")
+            snapshot_charts(snap["jacobian"], snap["eigvals"], step, cfg, view)
         return
     snapshots(res, view)
     downloads(res)
@@ -235,17 +241,20 @@ def snapshots(res, view: View) -> None:
     if len(steps) > 1:
         pick = st.select_slider("Snapshot at step", options=steps, value=steps[-1], key="lab.snapshot")
         i = steps.index(pick)
+    snapshot_charts(res.arrays["jacobian"][i], res.arrays["eigvals"][i], steps[i], res.config, view)
+
+
+def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, view: View) -> None:
+    """The heatmap and the eigenvalues of one snapshot, side by side."""
     c1, c2 = st.columns([1.08, 1], gap="medium")
-    cfg = res.config
     with c1:
-        fig = figures.jacobian_heatmap(res.arrays["jacobian"][i], norm=cfg.norm, tbptt=cfg.tbptt,
+        fig = figures.jacobian_heatmap(jac, norm=cfg.norm, tbptt=cfg.tbptt,
                                        color_range=view.ui.get("crange", "fixed"),
-                                       title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {steps[i]}")
-        chart(fig, f"heatmap-step-{steps[i]}", key="lab.snapheat")
+                                       title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
+        chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
     with c2:
-        fig = figures.eigen_figure(res.arrays["eigvals"][i],
-                                   title=f"Eigenvalues of W<sub>hh</sub> at step {steps[i]}")
-        chart(fig, f"eigenvalues-step-{steps[i]}", key="lab.snapeig")
+        fig = figures.eigen_figure(eigvals, title=f"Eigenvalues of W<sub>hh</sub> at step {step}")
+        chart(fig, f"eigenvalues-step-{step}", key="lab.snapeig")
 
 
 def _files(res) -> dict[str, bytes]:

@@ -198,6 +198,7 @@ class RunView:
     elapsed: float
     result: RunResult | None
     error: str | None
+    snapshot: tuple[int, dict[str, Any]] | None = None  # latest (step, {"jacobian", "eigvals"}) taken
 
     @property
     def active(self) -> bool:
@@ -222,6 +223,7 @@ class TrainingRun:
     result: RunResult | None = None
     error: str | None = None
     _records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _snapshot: tuple[int, dict[str, Any]] | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -253,18 +255,23 @@ class TrainingRun:
     def view(self) -> RunView:
         with self._lock:
             records = list(self._records)
-            state, result, error = self.state, self.result, self.error
+            state, result, error, snap = self.state, self.result, self.error, self._snapshot
         done = records[-1]["step"] + 1 if records else 0
         frac = 1.0 if state in (DONE, DIVERGED) else (done / self.cfg.steps if self.cfg.steps else 1.0)
         end = self._t1 if self._t1 is not None else time.perf_counter()
         return RunView(state, self.cfg, records, min(frac, 1.0),
-                       GATE.ahead(self.ticket) if state == QUEUED else 0, end - self._t0, result, error)
+                       GATE.ahead(self.ticket) if state == QUEUED else 0, end - self._t0, result, error,
+                       snap)
 
     # -- thread body ------------------------------------------------------------------------------
     def _on_update(self, record: dict[str, Any]) -> bool:
         with self._lock:
             self._records.append(record)
         return self._stop.is_set()
+
+    def _on_snapshot(self, step: int, snap: dict[str, Any]) -> None:
+        with self._lock:
+            self._snapshot = (step, snap)
 
     def _train_in_process(self) -> RunResult:
         from . import worker
@@ -291,6 +298,8 @@ class TrainingRun:
                 if kind == "records":
                     with self._lock:
                         self._records.extend(payload)
+                elif kind == "snapshot":
+                    self._on_snapshot(*payload)
                 elif kind == "result":
                     return payload
                 else:
@@ -311,7 +320,8 @@ class TrainingRun:
             with self._lock:
                 self.state = RUNNING
             if BACKEND == "thread":
-                result = train_run(self.cfg, on_update=self._on_update, should_stop=self._stop.is_set)
+                result = train_run(self.cfg, on_update=self._on_update, should_stop=self._stop.is_set,
+                                   on_snapshot=self._on_snapshot)
             else:
                 result = self._train_in_process()
             with self._lock:

@@ -1,9 +1,10 @@
 """The training process's entry point (no Streamlit here).
 
 `train(cfg_json, conn, stop)` runs `rnnlab.run` and sends, over a one-way pipe:
-("records", [record, ...]) at most every BATCH_S seconds, then ("result", RunResult) or
-("error", "Type: message"). `stop` (a multiprocessing Event) ends the run early, keeping what was
-trained. Running in its own process, training never competes with the app for the GIL.
+("records", [record, ...]) at most every BATCH_S seconds, ("snapshot", (step, {"jacobian",
+"eigvals"})) as each snapshot is taken, then ("result", RunResult) or ("error", "Type: message").
+`stop` (a multiprocessing Event) ends the run early, keeping what was trained. Running in its own
+process, training never competes with the app for the GIL.
 """
 
 from __future__ import annotations
@@ -40,9 +41,13 @@ def train(cfg_json: str, conn, stop) -> None:
             flush()
         return stop.is_set()
 
+    def on_snapshot(step: int, snap: dict) -> None:
+        flush()  # records up to this step first
+        conn.send(("snapshot", (step, snap)))
+
     try:
         result = run(RunConfig.from_dict(json.loads(cfg_json)), on_update=on_update,
-                     should_stop=stop.is_set)
+                     should_stop=stop.is_set, on_snapshot=on_snapshot)
         flush()
         conn.send(("result", result))
     except Exception as e:  # noqa: BLE001 - reported to the app, which explains it

@@ -161,7 +161,7 @@ def test_eight_sessions_train_at_once_and_each_sees_its_own_numbers(server, brow
     for _, pg, _ in sessions:  # start all, then wait: they overlap on the server
         main_button(pg, "Train").click()
     for i, (ctx, pg, settings) in enumerate(sessions):
-        assert wait_for(lambda: _final_status(pg), 300, poll=0.5, what=f"session {i}") == "Done:"
+        assert wait_for(lambda pg=pg: _final_status(pg), 300, poll=0.5, what=f"session {i}") == "Done:"
         wait_idle(pg)
         ours = loss_curve(pg)
         ref = cli_metrics(tmp_path / str(i), settings)

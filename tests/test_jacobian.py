@@ -269,6 +269,19 @@ def test_max_size_sets_stride_to_ceil():
     assert heatmap(jacs, "rms", max_size=50).stride == 1  # T <= max_size: untouched
 
 
+def test_gram_certificates_hold_their_bound():
+    # most long-lag pairs of a gaussian tanh cell are accepted on a Kato-Temple certificate rather
+    # than solved; each accepted value must be within the proven 2.2e-5 log10 units (plus rounding)
+    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=48, T=100, seed=3)
+    ref = reference_heatmap(jacs, "spectral")
+    res = heatmap(jacs, "spectral", method="gram")
+    assert res.certified > 1500 and res.exact > 0 and res.certified + res.exact == 100 * 99 // 2
+    fin = np.isfinite(ref)
+    err = res.values[fin] - ref[fin]
+    assert err.max() < 2e-6  # a Rayleigh quotient never overshoots (rounding aside)
+    assert -err.min() < 3e-5  # never more than the certified bound (2.2e-5) below
+
+
 def test_auto_method_is_gram_up_to_the_threshold_and_tracking_above():
     assert SPECTRAL_METHODS == ("auto", "gram", "tracking")
     small = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=_GRAM_MAX_N, T=6)

@@ -28,14 +28,15 @@ for rms every tested entry is within 1e-4 log10 units of the float64 reference (
 ``dtype=torch.float64`` is available for a slower, more exact run.
 
 Spectral norm: two engines, ``method="gram"`` and ``method="tracking"`` ("auto" picks gram for
-n <= _GRAM_MAX_N = 128 and tracking above). Gram (class _Gram): per step, every stored block's
+n <= _GRAM_MAX_N = 256 and tracking above). Gram (class _Gram): per step, every stored block's
 Gram matrix G = P P^T (one batched product), three warm-started power steps on G, and a
-Kato-Temple certificate for the Rayleigh quotient; a pair whose certificate fails (young
-products with a flat top, conjugate eigenvalue pairs) gets a full batched eigen-solve of G. Every
+Kato-Temple certificate for the Rayleigh quotient (up to 12 more power steps for the pairs not
+yet certified); a pair whose certificate still fails (young products with a flat top, conjugate
+eigenvalue pairs) gets a full batched eigen-solve of G. Every
 value is therefore either exact to the rounding of the products or within a proven 2.2e-5 log10
-units. Measured side by side on 2 cores (tanh, gaussian W): T=100, H=64: 0.52 s against 1.78 s
-for tracking; T=100, H=128: 1.9 s against 3.7 s; T=300, H=128: 12.1 s against 17.9 s; at
-T=100, H=256 tracking wins (11.4 s against 12.8 s), hence the threshold.
+units. Measured side by side on 2 cores (tanh, gaussian W): T=100, H=64: 0.55 s against 1.83 s
+for tracking; T=100, H=128: 1.7 s against 3.1 s; T=300, H=128: 8.3 s against 16.5 s; T=100,
+H=256: 9.9 s against 11.8 s. Larger n was not measured, so tracking keeps n > 256.
 
 Tracking: the spectral norm without an SVD per pair, by warm-started block Krylov per column.
 Each column keeps two vectors V (Ritz vectors for the top right singular vectors of P(t, k)) and their images
@@ -89,9 +90,10 @@ _TRACKED = 2  # Ritz vectors tracked per column: a swap of the top pair costs no
 _EXACT_LAGS = 2  # the freshest columns get an exact eigen-solve: no warm start exists yet
 _KRYLOV_DIM = 24  # Krylov dimension of a refinement (blocks of _TRACKED + 2)
 _GRAM_ITERS = 3  # power steps on G per step (warm-started) before the certificate is checked
+_GRAM_MORE = 12  # further power steps (in rounds of _GRAM_ITERS) for the columns not yet certified
 _CERT_EPS = 1e-4  # certified: lambda_1 - theta <= this * theta, i.e. <= 2.2e-5 log10 units in sigma
 _CERT_EPS_F64 = 1e-12  # the same in float64 mode, whose promise is tighter (tests: 1e-6 log10)
-_GRAM_MAX_N = 128  # method="auto" uses the gram engine up to this n (measured: faster there)
+_GRAM_MAX_N = 256  # method="auto" uses the gram engine up to this n (measured: faster there)
 _FLAT = 0.15  # top two Ritz values of a refinement this close (relative): solve that column exactly
 _PROGRESS_EVERY = 0.01  # fraction of the work between progress() calls
 
@@ -560,6 +562,7 @@ class _Gram:
     Per step and column: G (one batched product), _GRAM_ITERS power steps on G from a warm left
     vector u (last step's, carried through J_t, since the top left vector of J_t P is near J_t u),
     then the Rayleigh quotient theta = u^T G u <= lambda_1 and the residual r = G u - theta u.
+    Columns not certified after that get up to _GRAM_MORE further power steps (on those only).
     Certificate (Kato-Temple): every other eigenvalue is at most b = sqrt(||G||_F^2 - theta^2)
     (the squares of the others sum to ||G||_F^2 - lambda_1^2), so if theta > b then
     lambda_1 <= theta + |r|^2 / (theta - b). When that excess is <= _CERT_EPS * theta, theta is
@@ -593,16 +596,18 @@ class _Gram:
         for _ in range(_GRAM_ITERS):
             u = g / torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(tiny)
             g = torch.bmm(gram, u[:, :, None])[:, :, 0]  # (m, n) G u
-        theta = (u * g).sum(1).to(torch.float64)  # (m,) Rayleigh quotient, <= lambda_1
-        resid2 = ((g - theta[:, None].to(g.dtype) * u) ** 2).sum(1).to(torch.float64)  # (m,) |r|^2
-        fro2 = (gram * gram).sum((1, 2)).to(torch.float64)  # (m,) ||G||_F^2
-        # bound on every other eigenvalue, with room for the rounding of G in the working precision
-        f64 = q.dtype == torch.float64
-        other = torch.sqrt((fro2 - theta**2).clamp_min(0.0) + (1e-12 if f64 else 1e-5) * fro2)
-        gap = theta - other
-        ok = (gap > 0) & (resid2 <= (_CERT_EPS_F64 if f64 else _CERT_EPS) * gap * theta)
-        lam = theta.clone()
+        lam, ok = _certify(gram, u, g)
         bad = torch.nonzero(~ok).flatten()
+        for _ in range(_GRAM_MORE // _GRAM_ITERS):  # not yet certified: more power steps, on those only
+            if not len(bad):
+                break
+            gb, vb = gram[bad], g[bad]  # (b, n, n), (b, n)
+            for _ in range(_GRAM_ITERS):
+                ub = vb / torch.linalg.vector_norm(vb, dim=1, keepdim=True).clamp_min(tiny)
+                vb = torch.bmm(gb, ub[:, :, None])[:, :, 0]  # (b, n) G u
+            lam_b, ok_b = _certify(gb, ub, vb)
+            lam[bad], g[bad], u[bad] = lam_b, vb, ub
+            bad = bad[~ok_b]
         if len(bad):
             try:
                 lam[bad] = torch.linalg.eigvalsh(gram[bad])[:, -1].to(torch.float64)
@@ -613,6 +618,23 @@ class _Gram:
         norm_g = torch.linalg.vector_norm(g, dim=1, keepdim=True)
         self.u[:m] = torch.where(norm_g > 0, g / norm_g.clamp_min(tiny), u)  # one more power step
         return torch.sqrt(lam.clamp_min(0.0))
+
+
+def _certify(gram: Tensor, u: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+    """Rayleigh quotient theta (r,) float64 of unit rows u (g = G u) and whether it is certified.
+
+    Kato-Temple: every eigenvalue but the largest is at most b = sqrt(||G||_F^2 - theta^2), so if
+    theta > b then lambda_1 <= theta + |G u - theta u|^2 / (theta - b); certified when that excess
+    is at most _CERT_EPS * theta (_CERT_EPS_F64 in float64 mode).
+    """
+    theta = (u * g).sum(1).to(torch.float64)  # (r,) <= lambda_1
+    resid2 = ((g - theta[:, None].to(g.dtype) * u) ** 2).sum(1).to(torch.float64)  # (r,) |r|^2
+    fro2 = (gram * gram).sum((1, 2)).to(torch.float64)  # (r,) ||G||_F^2
+    f64 = gram.dtype == torch.float64
+    # room for the rounding of G in the working precision
+    other = torch.sqrt((fro2 - theta**2).clamp_min(0.0) + (1e-12 if f64 else 1e-5) * fro2)
+    gap = theta - other
+    return theta, (gap > 0) & (resid2 <= (_CERT_EPS_F64 if f64 else _CERT_EPS) * gap * theta)
 
 
 def _result(rows, cols, T, norm, stride, complete, rows_done, dtype, power, method, gram) -> HeatmapResult:

@@ -17,9 +17,10 @@ from rnnlab import RunConfig, analyse, theory
 
 INIT_KEYS = ("cell", "act", "hidden", "rho", "init", "leak", "task", "seq_len", "seed", "norm")
 # The heatmap costs about (columns) x T x n^3 flops (n: state size, 2H for lstm). The default
-# (T = 100, H = 64, every column) is ~2.6e9; with the spectral norm it takes ~0.5 s on the 2-core
-# dev machine (jacobian's certified "gram" engine; the tracking engine took about 2 s); larger
-# settings get fewer columns k (jacobian.heatmap's max_size) so the view stays about that fast.
+# (T = 100, H = 64, every column) is ~2.6e9; with the spectral norm the whole analysis takes ~0.8 s
+# on one thread of the 2-core dev machine (jacobian's certified "gram" engine; the heatmap alone
+# ~0.5 s on two threads, against ~2 s for the tracking engine); larger settings get fewer columns
+# k (jacobian.heatmap's max_size) so the view stays about that fast.
 BUDGET = 4e9
 MIN_COLUMNS = 4
 

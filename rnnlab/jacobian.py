@@ -286,21 +286,17 @@ def _from_newer_neighbour(z: Tensor, jn_all: Tensor, ks: Tensor, stride: int) ->
     return w
 
 
-def _ritz(basis: Tensor, images: Tensor, keep: int) -> tuple[Tensor, Tensor, Tensor]:
+def _ritz(basis: Tensor, images: Tensor, keep: int) -> tuple[Tensor, Tensor, Tensor, Tensor]:
     """Rayleigh-Ritz for A = P^T P on the orthonormal rows of basis (r, d, n) (zero rows allowed).
 
     images rows are (P b_j)^T. Returns the top Ritz value (r,) (a lower bound on sigma_max^2),
-    the top ``keep`` Ritz vectors (r, keep, n), largest first, and their images.
+    whether the top two Ritz values lie within _FLAT of each other (r,) bool (a flat top), and the
+    top ``keep`` Ritz vectors (r, keep, n), largest first, with their images.
     """
     lam, vecs = torch.linalg.eigh(images @ images.mT)  # (r, d) ascending, (r, d, d)
     top = vecs[:, :, -keep:].flip(-1).mT  # (r, keep, d)
-    return lam[:, -1].clamp_min(0), top @ basis, top @ images
-
-
-def _flat_top(basis: Tensor, images: Tensor) -> Tensor:
-    """(r,) bool: the two largest Ritz values of A on basis lie within _FLAT of each other."""
-    lam = torch.linalg.eigvalsh(images @ images.mT)  # (r, d) ascending
-    return lam[:, -2] > (1.0 - _FLAT) * lam[:, -1]
+    flat = lam[:, -2] > (1.0 - _FLAT) * lam[:, -1]
+    return lam[:, -1].clamp_min(0), flat, top @ basis, top @ images
 
 
 def _extend_basis(v: Tensor, z: Tensor) -> Tensor:
@@ -348,7 +344,7 @@ class _Power:
         w = _from_newer_neighbour(z[:, 0], jn_all, ks[:m], stride)  # (m, n)
         basis = _extend_basis(self.v[:m], torch.cat([z, w[:, None]], dim=1))  # (m, 2b+1, n) orthonormal
         images = torch.cat([y, torch.bmm(basis[:, _TRACKED:], q)], dim=1)  # (m, 2b+1, n), second pass
-        lam, v, y = _ritz(basis, images, _TRACKED)
+        lam, _, v, y = _ritz(basis, images, _TRACKED)
         norms = torch.linalg.vector_norm(v, dim=2, keepdim=True)  # (m, b, 1) ~1: stop drift
         self.v[:m], self.y[:m] = v / norms, y / norms
         s = torch.sqrt(lam)  # (m,) lower bound on sigma_max
@@ -374,9 +370,9 @@ class _Power:
         qs = qs / torch.where(live, amax, torch.ones_like(amax))[:, None, None]  # (r, n, n) scale-free
         start = torch.cat([self.v[idx], self.kick.expand(len(idx), -1, -1)], dim=1)  # (r, b+2, n)
         basis, images = _block_krylov(qs, start, _KRYLOV_DIM)  # (r, d, n) each
-        lam, v, y = _ritz(basis, images, _TRACKED)  # y at the amax scale
+        lam, flat_top, v, y = _ritz(basis, images, _TRACKED)  # y at the amax scale
         s = torch.sqrt(lam)  # (r,)
-        flat = torch.nonzero(live & _flat_top(basis, images)).flatten()
+        flat = torch.nonzero(live & flat_top).flatten()
         if len(flat):  # a flat top: the Krylov space cannot tell the leader, so solve exactly
             s[flat], v[flat] = _exact_top(qs[flat], _TRACKED)
             y[flat] = torch.bmm(v[flat], qs[flat])
@@ -451,6 +447,15 @@ def _normalised_steps(jacs: Tensor, dtype: torch.dtype, device: torch.device) ->
     return jn_t, cum  # (T, n, n), (T+1,)
 
 
+def spectral_engine(n: int, method: str = "auto") -> str:
+    """The engine ("gram" or "tracking") that heatmap's spectral norm uses for state size n."""
+    if method not in SPECTRAL_METHODS:
+        raise ValueError(f"method must be one of {SPECTRAL_METHODS}, got {method!r}")
+    if method == "auto":
+        return "gram" if n <= _GRAM_MAX_N else "tracking"
+    return method
+
+
 @torch.no_grad()
 def heatmap(
     jacs: Tensor,
@@ -480,11 +485,8 @@ def heatmap(
     """
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
-    if method not in SPECTRAL_METHODS:
-        raise ValueError(f"method must be one of {SPECTRAL_METHODS}, got {method!r}")
     T, n = _check_jacs(jacs)
-    if method == "auto":
-        method = "gram" if n <= _GRAM_MAX_N else "tracking"
+    method = spectral_engine(n, method)
     stride = _resolve_stride(T, stride, max_size)
     dev = _resolve_device(device, jacs)
     cols = np.arange(1, T + 1, stride, dtype=np.int64)  # (C,) 1-based k
@@ -596,7 +598,8 @@ class _Gram:
         for _ in range(_GRAM_ITERS):
             u = g / torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(tiny)
             g = torch.bmm(gram, u[:, :, None])[:, :, 0]  # (m, n) G u
-        lam, ok = _certify(gram, u, g)
+        fro2 = (gram * gram).sum((1, 2)).to(torch.float64)  # (m,) ||G||_F^2, once per step
+        lam, ok = _certify(u, g, fro2)
         bad = torch.nonzero(~ok).flatten()
         for _ in range(_GRAM_MORE // _GRAM_ITERS):  # not yet certified: more power steps, on those only
             if not len(bad):
@@ -605,7 +608,7 @@ class _Gram:
             for _ in range(_GRAM_ITERS):
                 ub = vb / torch.linalg.vector_norm(vb, dim=1, keepdim=True).clamp_min(tiny)
                 vb = torch.bmm(gb, ub[:, :, None])[:, :, 0]  # (b, n) G u
-            lam_b, ok_b = _certify(gb, ub, vb)
+            lam_b, ok_b = _certify(ub, vb, fro2[bad])
             lam[bad], g[bad], u[bad] = lam_b, vb, ub
             bad = bad[~ok_b]
         if len(bad):
@@ -620,17 +623,16 @@ class _Gram:
         return torch.sqrt(lam.clamp_min(0.0))
 
 
-def _certify(gram: Tensor, u: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+def _certify(u: Tensor, g: Tensor, fro2: Tensor) -> tuple[Tensor, Tensor]:
     """Rayleigh quotient theta (r,) float64 of unit rows u (g = G u) and whether it is certified.
 
     Kato-Temple: every eigenvalue but the largest is at most b = sqrt(||G||_F^2 - theta^2), so if
     theta > b then lambda_1 <= theta + |G u - theta u|^2 / (theta - b); certified when that excess
-    is at most _CERT_EPS * theta (_CERT_EPS_F64 in float64 mode).
+    is at most _CERT_EPS * theta (_CERT_EPS_F64 in float64 mode). fro2 (r,) is ||G||_F^2.
     """
     theta = (u * g).sum(1).to(torch.float64)  # (r,) <= lambda_1
     resid2 = ((g - theta[:, None].to(g.dtype) * u) ** 2).sum(1).to(torch.float64)  # (r,) |r|^2
-    fro2 = (gram * gram).sum((1, 2)).to(torch.float64)  # (r,) ||G||_F^2
-    f64 = gram.dtype == torch.float64
+    f64 = g.dtype == torch.float64
     # room for the rounding of G in the working precision
     other = torch.sqrt((fro2 - theta**2).clamp_min(0.0) + (1e-12 if f64 else 1e-5) * fro2)
     gap = theta - other

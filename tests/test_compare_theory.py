@@ -6,7 +6,6 @@ independent float64 loops / torch's clipping utilities for the Theory builders.
 
 from __future__ import annotations
 
-import base64
 import json
 import math
 from pathlib import Path
@@ -14,6 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on for this module
+from apptest_support import plotly_array as arr
 
 from rnnlab import RunConfig, analyse, preset_config, run, theory
 from rnnlab import compare_figures as cf
@@ -28,40 +29,8 @@ TINY = dict(seq_len=12, hidden=6, steps=3, batch=4, snapshots=2)
 
 # ---- helpers ---------------------------------------------------------------------------------------
 
-def arr(v) -> np.ndarray:
-    """A Plotly trace array from its JSON form: a list, or Plotly's typed-array dict (dtype/bdata)."""
-    if isinstance(v, dict) and "bdata" in v:
-        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
-        if "shape" in v:
-            a = a.reshape([int(s) for s in str(v["shape"]).split(",")])
-        return a.astype(float)
-    return np.array([np.nan if x is None else x for x in np.ravel(v)], dtype=float).reshape(np.shape(v)) \
-        if not (isinstance(v, list) and v and isinstance(v[0], list)) else \
-        np.array([[np.nan if x is None else x for x in row] for row in v], dtype=float)
-
-
 def fig_json(fig) -> dict:
     return json.loads(fig.to_json())
-
-
-@pytest.fixture(autouse=True)
-def _navigation_mode(monkeypatch):
-    """Run every AppTest run through app.py's st.navigation, as a server does once it is up.
-
-    With a folder named pages/ beside app.py, Streamlit starts in its old multipage mode and runs a
-    page script directly (without app.py, so without the sidebar) until st.navigation has been
-    called once in the process. AppTest resets that flag before every run; this puts it back to the
-    server's steady state.
-    """
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def patched(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", patched)
 
 
 def page_app(page: str, **params):

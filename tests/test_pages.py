@@ -2,7 +2,6 @@
 notices), a short training run's charts carry the numbers rnnlab.run records for the same config,
 and the run machinery (gate, stop, divergence) behaves."""
 
-import base64
 import json
 import threading
 import time
@@ -11,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on for this module
+from apptest_support import plotly_array as array
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import RunConfig, run
@@ -22,22 +23,6 @@ APP = str(ROOT / "app.py")
 PAGES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "pages").glob("*.py"))
 TINY = {"seq_len": "20", "hidden": "8", "steps": "5"}
 TIMEOUT = 180
-
-
-@pytest.fixture(autouse=True)
-def navigation_mode(monkeypatch):
-    """AppTest resets Streamlit's legacy `pages/` flag before every run, so from the second run on it
-    would run the current page file without app.py (a real server leaves legacy mode for good at the
-    first st.navigation call; ui.view() handles a first request that skips app.py). Keep it off."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    init = PagesManager.__init__
-
-    def patched(self, *args, **kwargs):
-        init(self, *args, **kwargs)
-        PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(PagesManager, "__init__", patched)
 
 
 def app(**params) -> AppTest:
@@ -57,17 +42,6 @@ def value(at: AppTest, key: str):
 
 def spec(chart) -> dict:
     return json.loads(chart.proto.spec)
-
-
-def array(v) -> np.ndarray:
-    """A trace array from a Plotly spec: a list, or {"dtype", "bdata", "shape"} (base64 typed array)."""
-    if isinstance(v, dict) and "bdata" in v:
-        a = np.frombuffer(base64.b64decode(v["bdata"]), dtype=np.dtype(v["dtype"]))
-        if "shape" in v:
-            a = a.reshape([int(s) for s in str(v["shape"]).split(",")])
-        return a.astype(float)
-    return np.array([np.nan if x is None else x for x in v], dtype=float) if np.ndim(v) == 1 else \
-        np.array([[np.nan if x is None else x for x in row] for row in v], dtype=float)
 
 
 def charts_by_title(at: AppTest) -> dict[str, dict]:

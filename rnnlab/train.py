@@ -73,17 +73,34 @@ def snapshot(model: RecurrentNet, probe_x: torch.Tensor, norm: str, **heatmap_kw
     J, q = step_jacobians(model, probe_x)
     L = probe_x.shape[0]
     W = model.recurrent_matrix().detach().double().numpy()
+    how = None  # how the heatmap was computed (None: nothing to measure)
     if torch.isfinite(J).all() and np.isfinite(W).all():
         hm = jacobian.heatmap(J, norm=norm, **heatmap_kw)
         values, complete, eig = hm.values, hm.complete, np.linalg.eigvals(W)
+        how = {"method": hm.method, "dtype": hm.dtype, "certified": hm.certified, "exact": hm.exact}
     else:  # weights went non-finite (a diverged run): nothing to measure, keep the shapes
         values, complete = np.full((L, L), np.nan), False
         eig = np.full(W.shape[0], np.nan, dtype=np.complex128)
-    snap = {"jacobian": values, "eigvals": eig, "preact_var": q, "complete": complete}
+    snap = {"jacobian": values, "eigvals": eig, "preact_var": q, "complete": complete, "how": how}
     for name, p in model.named_parameters():
         if not name.startswith(("W_hy", "b_y")):
             snap[name] = p.detach().numpy().copy()
     return snap
+
+
+def heatmap_provenance(norm: str, snaps: list[dict[str, Any]]) -> dict[str, Any]:
+    """How the snapshots' heatmaps were computed, for summary.json: the norm, the engine
+    ("gram"/"tracking" for spectral, "frobenius" for rms), the working dtype, and over all
+    snapshots how many pairs carried a proven error bound (certified) and how many were solved by a
+    full eigen-solve (exact). Snapshots with nothing to measure (a diverged run) are not counted."""
+    hows = [s["how"] for s in snaps if s.get("how")]
+    return {
+        "norm": norm,
+        "method": hows[0]["method"] if hows else None,
+        "dtype": hows[0]["dtype"] if hows else None,
+        "certified": sum(h["certified"] for h in hows),
+        "exact": sum(h["exact"] for h in hows),
+    }
 
 
 def analyse(cfg: RunConfig, **heatmap_kw) -> dict[str, Any]:
@@ -260,6 +277,7 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
         "updates": len(rows),
         "wall_time_s": time.perf_counter() - t_start,
         "versions": versions(),
+        "heatmap": heatmap_provenance(cfg.norm, [snap for _, snap in snaps]),
     }
     return RunResult.build(cfg, rows, grad_time, snaps, s.probe_x[:, 0].numpy(), summary, model.cell)
 

@@ -36,6 +36,7 @@ def test_cli_run_exports_what_the_python_api_computes(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["final_loss"] == pytest.approx(ref.summary["final_loss"])
     assert summary["diverged_at"] is None and "torch" in summary["versions"]
+    assert summary["heatmap"] == ref.summary["heatmap"] and summary["heatmap"]["method"] == "gram"
     # loading config.json reproduces the run
     again = run(RunConfig.from_json(out / "config.json"))
     np.testing.assert_array_equal(again.metrics.loss.to_numpy(), saved.metrics.loss.to_numpy())

@@ -288,11 +288,23 @@ def test_same_seed_same_numbers_different_seed_different():
     assert not np.array_equal(a.metrics.loss.to_numpy(), c.metrics.loss.to_numpy())
 
 
+def test_summary_records_how_the_heatmaps_were_computed():
+    cfg = RunConfig(hidden=8, seq_len=12, steps=4, snapshots=2, norm="spectral")
+    res = run(cfg)
+    h, S = res.summary["heatmap"], len(res.arrays["snapshot_steps"])
+    assert {k: h[k] for k in ("norm", "method", "dtype")} == {"norm": "spectral", "method": "gram",
+                                                              "dtype": "float32"}
+    assert h["certified"] + h["exact"] == S * 12 * 11 // 2  # every pair of every snapshot, once
+    rms = run(cfg.replace(norm="rms")).summary["heatmap"]
+    assert rms == {"norm": "rms", "method": "frobenius", "dtype": "float32", "certified": 0, "exact": 0}
+
+
 def test_diverging_run_is_a_result():
     res = run(RunConfig(act="linear", rho=3.0, clip=0, seq_len=100, hidden=16, steps=20))
     assert res.summary["diverged_at"] == 0 and res.summary["nonfinite"] in ("loss", "gradient")
     assert math.isnan(res.summary["final_loss"])
     assert len(res.arrays["snapshot_steps"]) >= 1
+    assert res.summary["heatmap"]["method"] == "gram"  # the step-0 snapshot was still measurable
 
 
 def test_divergence_mid_training_keeps_earlier_records():

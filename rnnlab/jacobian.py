@@ -458,6 +458,12 @@ def _normalised_steps(jacs: Tensor, dtype: torch.dtype, device: torch.device) ->
     return jn_t, cum  # (T, n, n), (T+1,)
 
 
+def certified_bound_log10(dtype: str = "float32") -> float:
+    """The gram engine's proven error bound on an accepted value, in log10 units of the norm."""
+    eps = _CERT_EPS_F64 if dtype == "float64" else _CERT_EPS
+    return math.log10(1.0 + eps) / 2  # sigma = sqrt(lambda): half of lambda's relative bound
+
+
 def spectral_engine(n: int, method: str = "auto") -> str:
     """The engine ("gram" or "tracking") that heatmap's spectral norm uses for state size n."""
     if method not in SPECTRAL_METHODS:

@@ -3,6 +3,7 @@ notices), a short training run's charts carry the numbers rnnlab.run records for
 and the run machinery (gate, stop, divergence) behaves."""
 
 import json
+import re
 import threading
 import time
 from pathlib import Path
@@ -86,6 +87,24 @@ def test_lab_at_defaults_shows_the_init_view():
     assert any("Norm against the lag" in t for t in titles) and any("Eigenvalues" in t for t in titles)
     assert any("per step" in m.label for m in at.metric)
     assert dict(at.query_params) == {}  # the defaults need no parameters
+    # the caption says how the 4 950 norms were computed, and the counts add up to every pair
+    note = next(c.value for c in at.caption if "spectral norms" in c.value)
+    m = re.search(r"Each of the ([\d,]+) spectral norms .*?: ([\d,]+) accepted .*?, ([\d,]+) by a full", note)
+    total, cert, exact = (int(g.replace(",", "")) for g in m.groups())
+    assert total == 100 * 99 // 2 == cert + exact and cert > 0
+
+
+def test_how_note_names_the_engine_and_its_guarantee():
+    from ui.analysis import how_note
+
+    g = how_note({"method": "gram", "dtype": "float32", "certified": 7, "exact": 3})
+    assert "Each of the 10 spectral norms" in g and "2.2·10⁻⁵" in g
+    assert "7 accepted" in g and "3 by a full" in g
+    assert "2.2·10⁻¹³" in how_note({"method": "gram", "dtype": "float64", "certified": 1, "exact": 0})
+    tracking = how_note({"method": "tracking", "dtype": "float32", "certified": 0, "exact": 4})
+    assert "tracking engine, 4 flat tops" in tracking
+    assert how_note({"method": "frobenius", "dtype": "float32", "certified": 0, "exact": 0}).startswith("rms")
+    assert how_note(None) == ""
 
 
 # ---- URL -> controls -----------------------------------------------------------------------------

@@ -57,8 +57,7 @@ def at_init(view: View) -> None:
                                        color_range=view.ui.get("crange", "fixed"),
                                        title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
         chart(fig, "heatmap-init")
-        if a.stride_note:
-            st.caption(a.stride_note + " Hover a cell for its value.")
+        st.caption(" ".join(x for x in (a.stride_note, a.how_note, "Hover a cell for its value.") if x))
     with right:
         fig = figures.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, a.lines,
                                          title="Norm against the lag t − k")

@@ -458,10 +458,14 @@ def _normalised_steps(jacs: Tensor, dtype: torch.dtype, device: torch.device) ->
     return jn_t, cum  # (T, n, n), (T+1,)
 
 
+def _cert_eps(dtype: str) -> float:
+    """The relative bound on lambda_1 a certificate accepts in this working precision."""
+    return _CERT_EPS_F64 if dtype == "float64" else _CERT_EPS
+
+
 def certified_bound_log10(dtype: str = "float32") -> float:
     """The gram engine's proven error bound on an accepted value, in log10 units of the norm."""
-    eps = _CERT_EPS_F64 if dtype == "float64" else _CERT_EPS
-    return math.log10(1.0 + eps) / 2  # sigma = sqrt(lambda): half of lambda's relative bound
+    return math.log10(1.0 + _cert_eps(dtype)) / 2  # sigma = sqrt(lambda): half of lambda's bound
 
 
 def spectral_engine(n: int, method: str = "auto") -> str:
@@ -612,26 +616,19 @@ class _Gram:
         g = self.u[:m] @ jn_t  # (m, n) rows (J_t u)^T: the warm start
         lost = torch.linalg.vector_norm(g, dim=1) == 0  # J_t killed u (dead units): start afresh
         g = torch.where(lost[:, None], self.start, g)
-        u = g
-        for _ in range(_GRAM_ITERS):
-            u = g / torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(tiny)
-            g = torch.bmm(gram, u[:, :, None])[:, :, 0]  # (m, n) G u
-        fro2 = (gram * gram).sum((1, 2)).to(torch.float64)  # (m,) ||G||_F^2, once per step
+        u, g = _power_steps(gram, g)
+        fro2 = torch.linalg.matrix_norm(gram).to(torch.float64) ** 2  # (m,) ||G||_F^2, once per step
         lam, ok = _certify(u, g, fro2)
         bad = torch.nonzero(~ok).flatten()
         for _ in range(_GRAM_MORE // _GRAM_ITERS):  # not yet certified: more power steps, on those only
             if not len(bad):
                 break
-            gb, vb = gram[bad], g[bad]  # (b, n, n), (b, n)
-            for _ in range(_GRAM_ITERS):
-                ub = vb / torch.linalg.vector_norm(vb, dim=1, keepdim=True).clamp_min(tiny)
-                vb = torch.bmm(gb, ub[:, :, None])[:, :, 0]  # (b, n) G u
+            ub, vb = _power_steps(gram[bad], g[bad])
             lam_b, ok_b = _certify(ub, vb, fro2[bad])
             lam[bad], g[bad], u[bad] = lam_b, vb, ub
             bad = bad[~ok_b]
         if len(bad) and q.shape[1] >= _LADDER_MIN_N:  # powers of G widen the gap: certified there
-            eps = _CERT_EPS_F64 if gram.dtype == torch.float64 else _CERT_EPS
-            lam_b, ok_b = _ladder(gram[bad], u[bad], eps)
+            lam_b, ok_b = _ladder(gram[bad], u[bad])
             lam[bad] = lam_b
             bad = bad[~ok_b]
         if len(bad):
@@ -646,10 +643,24 @@ class _Gram:
         return torch.sqrt(lam.clamp_min(0.0))
 
 
-def _ladder(gram: Tensor, u: Tensor, eps: float) -> tuple[Tensor, Tensor]:
+def _power_steps(mat: Tensor, g: Tensor) -> tuple[Tensor, Tensor]:
+    """_GRAM_ITERS power steps on symmetric mat (r, n, n) from g (r, n): unit rows u and g = mat u.
+
+    The product is taken as the row vector u^T mat (mat is symmetric): about twice as fast on CPU
+    as mat @ u as a column, which batched matmul handles poorly.
+    """
+    tiny = torch.finfo(g.dtype).tiny
+    u = g
+    for _ in range(_GRAM_ITERS):
+        u = g / torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(tiny)
+        g = torch.bmm(u[:, None, :], mat)[:, 0]  # (r, n) (mat u)^T
+    return u, g
+
+
+def _ladder(gram: Tensor, u: Tensor) -> tuple[Tensor, Tensor]:
     """lambda_1 (r,) float64 of Gram matrices (r, n, n) that G itself did not certify, and which did.
 
-    In float64, M = G / tr G, then M <- M^2 / tr(M^2) for p = 2, 4, ..., _LADDER_TOP: M's
+    In the working precision, M = G / tr G, then M <- M^2 / tr(M^2) for p = 2, 4, ..., _LADDER_TOP: M's
     eigenvalues are lambda_i^p / S_p (S_p kept in logs), so a gap of a few percent on G becomes a
     wide one on G^p, and the Kato-Temple certificate of _certify holds where it failed on G. A
     bound lambda_1^p <= theta_p (1 + p eps) puts lambda_1 within (1 + p eps)^(1/p) <= 1 + eps of
@@ -657,24 +668,20 @@ def _ladder(gram: Tensor, u: Tensor, eps: float) -> tuple[Tensor, Tensor]:
     _GRAM_ITERS power steps per level. One squaring costs about what forming G did, against
     ~20x that for an eigen-solve. Entries not certified at p = _LADDER_TOP are nan.
     """
-    r = gram.shape[0]
+    r, eps = gram.shape[0], _cert_eps(str(gram.dtype).replace("torch.", ""))
     lam = torch.full((r,), float("nan"), dtype=torch.float64, device=gram.device)
     done = torch.zeros(r, dtype=torch.bool, device=gram.device)
-    m = gram.clone()  # (r, n, n) working precision
-    tr = torch.diagonal(m, dim1=1, dim2=2).sum(1)  # (r,) > 0 unless G = 0
+    tr = torch.diagonal(gram, dim1=1, dim2=2).sum(1)  # (r,) > 0 unless G = 0
     zero = tr <= 0
     lam[zero], done[zero] = 0.0, True
     idx = torch.nonzero(~zero).flatten()
-    m, v, logs = m[idx] / tr[idx, None, None], u[idx], torch.log(tr[idx].to(torch.float64))
+    m, v, logs = gram[idx] / tr[idx, None, None], u[idx], torch.log(tr[idx].to(torch.float64))
     p = 1
     while p < _LADDER_TOP and len(idx):
         m = m @ m
         s = torch.diagonal(m, dim1=1, dim2=2).sum(1)  # (r',) > 0: M is PSD and not zero
         m, logs, p = m / s[:, None, None], 2 * logs + torch.log(s.to(torch.float64)), 2 * p
-        g = torch.bmm(m, v[:, :, None])[:, :, 0]
-        for _ in range(_GRAM_ITERS):
-            v = g / torch.linalg.vector_norm(g, dim=1, keepdim=True).clamp_min(torch.finfo(g.dtype).tiny)
-            g = torch.bmm(m, v[:, :, None])[:, :, 0]  # (r', n) M v
+        v, g = _power_steps(m, torch.bmm(v[:, None, :], m)[:, 0])  # g = M v
         theta, ok = _certify(v, g, torch.linalg.matrix_norm(m).to(torch.float64) ** 2, eps * p)
         lam[idx[ok]] = torch.exp((torch.log(theta[ok]) + logs[ok]) / p)
         done[idx[ok]] = True
@@ -697,7 +704,7 @@ def _certify(u: Tensor, g: Tensor, fro2: Tensor, eps: float | None = None) -> tu
     other = torch.sqrt((fro2 - theta**2).clamp_min(0.0) + (1e-12 if f64 else 1e-5) * fro2)
     gap = theta - other
     if eps is None:
-        eps = _CERT_EPS_F64 if f64 else _CERT_EPS
+        eps = _cert_eps("float64" if f64 else "float32")
     return theta, (gap > 0) & (resid2 <= eps * gap * theta)
 
 

@@ -59,19 +59,7 @@ def has_view() -> bool:
 
 
 def configure_torch() -> None:
-    """One intra-op thread per computation (RNNLAB_TORCH_THREADS, default 1).
+    """One torch thread per computation (RNNLAB_TORCH_THREADS, default 1; see rnnlab.runtime)."""
+    from rnnlab.runtime import use_torch_threads
 
-    The app runs several things at once (trainings in background threads, heatmaps in the script
-    thread, other sessions); torch's own thread pool on top of that oversubscribes the cores. On the
-    2-core dev machine under load, 1 thread trained 3-10x faster than 2 and analysed 4-10x faster.
-    """
-    import os
-
-    import torch
-
-    try:
-        n = max(1, int(os.environ.get("RNNLAB_TORCH_THREADS", "1")))
-    except ValueError:
-        n = 1
-    if torch.get_num_threads() != n:
-        torch.set_num_threads(n)
+    use_torch_threads()

@@ -10,21 +10,16 @@ process, training never competes with the app for the GIL.
 from __future__ import annotations
 
 import json
-import os
 import time
 
 BATCH_S = 0.05  # records are sent in batches: at most ~20 messages a second
 
 
 def train(cfg_json: str, conn, stop) -> None:
-    import torch
-
     from rnnlab import RunConfig, run
+    from rnnlab.runtime import use_torch_threads
 
-    try:
-        torch.set_num_threads(max(1, int(os.environ.get("RNNLAB_TORCH_THREADS", "1"))))
-    except ValueError:
-        torch.set_num_threads(1)
+    use_torch_threads()
     buf: list[dict] = []
     last = time.perf_counter()
 

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .config import RunConfig
+from .verdict import Verdict, judge
 
 METRIC_COLUMNS = ["step", "update", "loss", "seq_loss", "grad_norm", "grad_norm_clipped", "clipped",
                   "rho_whh", "sigma_max_whh"]
@@ -74,6 +75,11 @@ class RunResult:
     @property
     def diverged(self) -> bool:
         return self.summary.get("diverged_at") is not None
+
+    @property
+    def verdict(self) -> Verdict:
+        """Whether the run learned, did not, or diverged (and where), from its summary."""
+        return judge(self.summary)
 
     @property
     def snapshot_steps(self) -> np.ndarray:

@@ -22,6 +22,7 @@ from .cells import RecurrentNet
 from .config import RunConfig
 from .results import RunResult, versions
 from .tasks import Task, make_task
+from .verdict import judge
 
 EVAL_BATCH = 128
 OnUpdate = Callable[[dict[str, Any]], Any]
@@ -279,6 +280,7 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
         "versions": versions(),
         "heatmap": heatmap_provenance(cfg.norm, [snap for _, snap in snaps]),
     }
+    summary["verdict"] = judge(summary).as_dict()
     return RunResult.build(cfg, rows, grad_time, snaps, s.probe_x[:, 0].numpy(), summary, model.cell)
 
 

@@ -18,8 +18,9 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import GRID, MUTED, colour_range, display_index, fmt_pow10, log_ticks, per_step
+from .figures import GRID, MUTED, colour_range, display_index, fmt_pow10, line_mode, log_ticks, per_step
 from .theory_figures import apply_layout as _layout
+from .verdict import judge
 
 COLOURS = {"A": "#0072B2", "B": "#E69F00"}
 DIFF_SCALE = [[0.0, "#2d004b"], [0.2, "#8073ac"], [0.4, "#d8daeb"], [0.5, "#f7f7f7"],
@@ -37,14 +38,18 @@ def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
 
     runs: name -> {"metrics": DataFrame, "baseline": float|None, "final_loss": float|None,
     "steps": int, "diverged_at": int|None}. Traces: one line per run in the given order (x = step,
-    y = seq_loss), then for each run with a finite final loss a marker at x = steps. Baselines are
-    dashed lines (one if the runs share it).
+    y = seq_loss), then for each run with a finite final loss a marker at x = steps (the steps it
+    did: a stopped run's marker sits where it stopped). Baselines are dashed lines (one if the runs
+    share it). The y axis turns logarithmic when the losses span more than 100x (as in the Lab), so
+    a spike does not flatten a final loss just above the baseline.
     """
     fig = go.Figure()
+    losses = []
     for name, r in runs.items():
         ps = per_step(r["metrics"])
-        fig.add_trace(go.Scatter(x=ps["step"], y=_finite(ps["seq_loss"]), mode="lines", name=f"{name}",
-                                 line=dict(color=COLOURS.get(name, MUTED), width=1.8),
+        losses.append(_finite(ps["seq_loss"]))
+        fig.add_trace(go.Scatter(x=ps["step"], y=losses[-1], mode=line_mode(len(ps)), name=f"{name}",
+                                 line=dict(color=COLOURS.get(name, MUTED), width=1.8), marker=dict(size=5),
                                  hovertemplate=f"{name}, step %{{x}}: loss %{{y:.4g}}<extra></extra>"))
     for name, r in runs.items():
         fl = r.get("final_loss")
@@ -70,14 +75,19 @@ def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
                           annotation_font=dict(size=11, color=COLOURS.get(name, MUTED)))
     _layout(fig, title, height, hovermode="x unified")
     fig.update_xaxes(title_text="training step", rangemode="tozero")
-    fig.update_yaxes(title_text="loss", rangemode="tozero")
+    if wide_range([*losses, np.array([r.get("final_loss") or np.nan for r in runs.values()], float)]):
+        fig.update_yaxes(title_text="loss (log scale)", type="log", exponentformat="power")
+    else:
+        fig.update_yaxes(title_text="loss", rangemode="tozero")
     return fig
 
 
 def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
                       height: int = 360) -> go.Figure:
-    """Global gradient norm per update, log axis: per run (in order) a solid line before clipping,
-    and, for runs that clip, a dotted line after clipping and the threshold as a dashed line.
+    """Global gradient norm per update against the training step, log axis: per run (in order) a
+    solid line before clipping, and, for runs that clip, a dotted line after clipping and the
+    threshold as a dashed line. The updates of one step (TBPTT chunks) sit at fractions of the step
+    (step_positions), so a run with 3 updates per step lines up with one with 1.
 
     runs: name -> {"metrics": DataFrame with update, grad_norm, grad_norm_clipped; "clip": float;
     "clip_mode": str}. Trace order: run 0 before, [run 0 after], run 1 before, [run 1 after].
@@ -87,15 +97,16 @@ def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = No
         m, colour = r["metrics"], COLOURS.get(name, MUTED)
         pos = lambda a: np.where(_finite(a) > 0, _finite(a), np.nan)
         clip = r.get("clip") or 0.0
-        fig.add_trace(go.Scatter(x=m["update"], y=pos(m["grad_norm"]), mode="lines",
+        x = step_positions(m)
+        fig.add_trace(go.Scatter(x=x, y=pos(m["grad_norm"]), mode=line_mode(len(m)),
                                  name=f"{name}" + (" before clipping" if clip else ""),
-                                 line=dict(color=colour, width=1.5),
-                                 hovertemplate=f"{name}, update %{{x}}: ‖g‖ = %{{y:.3g}}<extra></extra>"))
+                                 line=dict(color=colour, width=1.5), marker=dict(size=5),
+                                 hovertemplate=f"{name}, step %{{x:.3~f}}: ‖g‖ = %{{y:.3g}}<extra></extra>"))
         if clip:
-            fig.add_trace(go.Scatter(x=m["update"], y=pos(m["grad_norm_clipped"]), mode="lines",
+            fig.add_trace(go.Scatter(x=x, y=pos(m["grad_norm_clipped"]), mode=line_mode(len(m)),
                                      name=f"{name} after clipping",
-                                     line=dict(color=colour, width=2.2, dash="dot"),
-                                     hovertemplate=f"{name}, update %{{x}}: ‖g‖ = %{{y:.3g}} after"
+                                     line=dict(color=colour, width=2.2, dash="dot"), marker=dict(size=4),
+                                     hovertemplate=f"{name}, step %{{x:.3~f}}: ‖g‖ = %{{y:.3g}} after"
                                                    "<extra></extra>"))
             mode = r.get("clip_mode", "norm")
             fig.add_hline(y=clip, line=dict(color=colour, width=1, dash="dash"),
@@ -103,7 +114,7 @@ def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = No
                           + (" (per value)" if mode == "value" else ""),
                           annotation_position="bottom right", annotation_font=dict(size=11, color=colour))
     _layout(fig, title, height, hovermode="x unified")
-    fig.update_xaxes(title_text="update")
+    fig.update_xaxes(title_text="training step", rangemode="tozero")
     fig.update_yaxes(title_text="‖∂L/∂θ‖ (global norm)", type="log", exponentformat="power")
     vals = np.concatenate([_finite(r["metrics"][c]) for r in runs.values() for c in ("grad_norm",)
                            if len(r["metrics"]) and c in r["metrics"]] or [np.array([])])
@@ -111,6 +122,24 @@ def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = No
     if vals.size and np.log10(vals.max() / vals.min()) < 1.5:  # within a decade or so: label 1, 2, 5 only
         fig.update_yaxes(dtick="D2")
     return fig
+
+
+def step_positions(metrics: pd.DataFrame) -> np.ndarray:
+    """x of each update on a training-step axis: step + j / n for the j-th of a step's n updates."""
+    if not len(metrics):
+        return np.zeros(0)
+    steps = metrics["step"].to_numpy()
+    j = metrics.groupby("step").cumcount().to_numpy()
+    n = metrics.groupby("step")["step"].transform("size").to_numpy()
+    return steps + j / n
+
+
+def wide_range(arrays) -> bool:
+    """Whether the positive finite values span more than 100x: a log axis then shows them all (the
+    rule of figures.loss_figure)."""
+    v = np.concatenate([np.asarray(a, float).ravel() for a in arrays] or [np.zeros(0)])
+    v = v[np.isfinite(v) & (v > 0)]
+    return v.size > 1 and v.max() / v.min() > 100
 
 
 def shared_range(hm_a: np.ndarray, hm_b: np.ndarray, mode: str = "fixed") -> tuple[float, float]:
@@ -167,7 +196,9 @@ def final_numbers(metrics: pd.DataFrame, summary: dict[str, Any] | None) -> dict
     gn = _finite(m["grad_norm"]) if len(m) and "grad_norm" in m else np.array([])
     rho = _finite(m["rho_whh"]) if len(m) and "rho_whh" in m else np.array([])
     rho = rho[np.isfinite(rho)]
+    v = judge(s) if s else None
     return {
+        "verdict": v.kind if v is not None else None,
         "final loss": s.get("final_loss"),
         "baseline loss": s.get("baseline_loss"),
         "diverged at step": s.get("diverged_at"),

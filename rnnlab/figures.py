@@ -18,11 +18,14 @@ Functions
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+
+from .theory import unit_circle_side
 
 # ---- style ---------------------------------------------------------------------------------------
 
@@ -39,7 +42,7 @@ DIVERGING = [
 SEQUENTIAL = "Viridis"
 LINE = {"measured": "#1f2937", "bound": "#d7301f", "rho": "#2171b5", "mean_field": "#7c3aed",
         "after": "#0f766e", "before": "#9ca3af", "clipped": "#d7301f", "eval": "#7c3aed",
-        "baseline": "#6b7280", "sigma": "#9ca3af"}
+        "baseline": "#6b7280", "sigma": "#9ca3af", "on_circle": "#111827"}
 FIXED_RANGE = (-8.0, 8.0)  # log10 colour range of the "fixed" option: 1e-8 .. 1e8
 MAX_CELLS = 160  # largest heatmap side drawn (larger inputs are subsampled evenly)
 
@@ -131,6 +134,15 @@ def _int_axis(values) -> dict:
     v = v[np.isfinite(v)]
     span = float(v.max() - v.min()) if v.size else 0.0
     return dict(dtick=1, tick0=0) if span < 8 else dict(tickformat="d")
+
+
+FEW_POINTS = 60  # up to this many points a curve also draws markers: a lone finite point stays visible
+
+
+def line_mode(n: int) -> str:
+    """"lines+markers" for short curves (a line trace draws nothing for a point between gaps, e.g.
+    the one finite update of a run that diverged at its second step), "lines" otherwise."""
+    return "lines+markers" if n <= FEW_POINTS else "lines"
 
 
 def _vline(x: float, color: str, text: str = "") -> tuple[dict, list[dict]]:
@@ -301,15 +313,18 @@ def lag_profile_figure(lags: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: n
 def eigen_figure(eigvals: np.ndarray, *, title: str | None = None, height: int = 400) -> go.Figure:
     """Eigenvalues of W_hh as points on the complex plane; trace 0 is the unit circle, trace 1 the
     eigenvalues (x = real, y = imaginary). Points outside the circle (red) grow under repeated
-    multiplication, points inside (blue) shrink."""
+    multiplication, points inside (blue) shrink, points on it (to float rounding, dark) keep their
+    size (theory.unit_circle_side)."""
     lam = np.asarray(eigvals).astype(complex).ravel()
     theta = np.linspace(0, 2 * np.pi, 241)
     mod = np.abs(lam)
+    side = unit_circle_side(lam)  # on the circle within float rounding is neither in nor out
+    colour = np.where(side > 0, LINE["bound"], np.where(side < 0, LINE["rho"], LINE["on_circle"]))
     traces = [
         go.Scatter(x=np.cos(theta), y=np.sin(theta), mode="lines", name="unit circle |λ| = 1",
                    line=dict(color="#9ca3af", width=1.2), hoverinfo="skip"),
         go.Scatter(x=lam.real, y=lam.imag, mode="markers", name="eigenvalues of W<sub>hh</sub>",
-                   marker=dict(size=7, color=np.where(mod > 1, LINE["bound"], LINE["rho"]).tolist(),
+                   marker=dict(size=7, color=colour.tolist(),
                                opacity=0.85, line=dict(width=0.5, color="white")),
                    customdata=mod,
                    hovertemplate="λ = %{x:.3f} %{y:+.3f}i<br>|λ| = %{customdata:.3f}<extra></extra>"),
@@ -328,13 +343,15 @@ def loss_figure(per_step: pd.DataFrame, *, baseline: float | None = None, final_
                 steps: int | None = None, diverged_at: int | None = None, title: str | None = None,
                 height: int = 340) -> go.Figure:
     """Training loss per step (trace 0: seq_loss against step); the task's baseline (a dashed trace
-    named "baseline ...") and the final evaluation loss (a marker at the last step)."""
+    named "baseline ...") and the final evaluation loss (a marker at x = steps: pass the steps the
+    run actually did, so a stopped run's marker sits where it stopped)."""
     df = per_step
     y = pd.to_numeric(df["seq_loss"], errors="coerce").to_numpy(float)
     x = df["step"].to_numpy()
     x_end = steps if steps is not None else (int(x.max()) + 1 if len(x) else 1)
-    traces = [go.Scatter(x=x, y=np.where(np.isfinite(y), y, np.nan), mode="lines",
+    traces = [go.Scatter(x=x, y=np.where(np.isfinite(y), y, np.nan), mode=line_mode(len(x)),
                          name="training loss (minibatch)", line=dict(color=LINE["measured"], width=1.6),
+                         marker=dict(size=5),
                          hovertemplate="step %{x}: loss %{y:.4g}<extra></extra>")]
     if baseline is not None and math.isfinite(baseline):
         traces.append(_line_trace(0, x_end, baseline, f"baseline {baseline:.3g} (input-blind)",
@@ -369,11 +386,11 @@ def grad_norm_figure(metrics: pd.DataFrame, *, clip: float = 0.0, clip_mode: str
     ok = lambda a: np.where(np.isfinite(a) & (a > 0), a, np.nan)  # log axis: positive finite only
     clipped = (df["clipped"].to_numpy() == 1) if "clipped" in df else np.zeros(len(df), bool)
     traces = [
-        go.Scatter(x=x, y=ok(before), mode="lines", name="before clipping",
-                   line=dict(color=LINE["before"], width=1.4),
+        go.Scatter(x=x, y=ok(before), mode=line_mode(len(x)), name="before clipping",
+                   line=dict(color=LINE["before"], width=1.4), marker=dict(size=5),
                    hovertemplate="update %{x}: ‖g‖ = %{y:.3g} before<extra></extra>"),
-        go.Scatter(x=x, y=ok(after), mode="lines", name="after clipping",
-                   line=dict(color=LINE["after"], width=1.6),
+        go.Scatter(x=x, y=ok(after), mode=line_mode(len(x)), name="after clipping",
+                   line=dict(color=LINE["after"], width=1.6), marker=dict(size=4),
                    hovertemplate="update %{x}: ‖g‖ = %{y:.3g} after<extra></extra>"),
         go.Scatter(x=x[clipped], y=ok(before[clipped]), mode="markers", name="clipped update",
                    marker=dict(color=LINE["clipped"], size=6, symbol="x-thin",
@@ -392,33 +409,76 @@ def grad_norm_figure(metrics: pd.DataFrame, *, clip: float = 0.0, clip_mode: str
                    yaxis=dict(title=dict(text="‖∂L/∂θ‖ (global norm)"), type="log", exponentformat="power"))
 
 
-def grad_time_figure(grad_time: np.ndarray, *, tbptt: int = 0, updates: Sequence[int] | None = None,
+def bin_mean(z: np.ndarray, n: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
+    """Means over at most n runs of consecutive entries along `axis` (NaN ignored; all-NaN stays NaN),
+    and the index of each run's first entry. Every entry lands in exactly one run, so a periodic
+    pattern is averaged, never sampled at a stride that could alias with it."""
+    size = z.shape[axis]
+    if size <= n:
+        return z, np.arange(size)
+    edges = np.linspace(0, size, n + 1).round().astype(int)  # n runs of near-equal length
+    parts = np.split(z, edges[1:-1], axis=axis)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # mean of an all-NaN run is NaN, as meant
+        means = [np.nanmean(p, axis=axis, keepdims=True) for p in parts]
+    return np.concatenate(means, axis=axis), edges[:-1]
+
+
+def per_step_profile(grad_time: np.ndarray, steps: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+    """One row per training step: the updates of a step (one per TBPTT chunk) cover disjoint
+    positions, so their profiles combine without loss (the finite value wherever one exists).
+    Returns (rows (S, L), the step of each row (S,))."""
+    g = np.asarray(grad_time, dtype=float)
+    steps = np.asarray(steps)
+    uniq, first = np.unique(steps, return_index=True)
+    if len(uniq) == len(steps):
+        return g, steps
+    out = np.full((len(uniq), g.shape[1]), np.nan)
+    where = np.searchsorted(uniq, steps)
+    for row, i in zip(g, where):
+        out[i] = np.where(np.isnan(out[i]), row, out[i])
+    return out, uniq
+
+
+def grad_time_figure(grad_time: np.ndarray, *, tbptt: int = 0, steps: Sequence[int] | None = None,
                      title: str | None = None, max_rows: int = 300, max_cols: int = 300,
                      height: int = 360) -> go.Figure:
-    """Temporal gradient profile: log10 ||dL/dh_k|| per update (rows) and position k (columns).
+    """Temporal gradient profile: log10 ||dL/dh_k|| per training step (rows) and position k (columns).
 
+    `steps` gives each update's training step (metrics["step"]); the updates of one step are combined
+    into one row (per_step_profile). More rows or columns than max_rows / max_cols are averaged in
+    consecutive runs in log space (bin_mean), never subsampled at a stride: a TBPTT run's updates
+    cycle through its chunks, and a strided pick would draw a pattern that is not there.
     Trace 0 the finite values (viridis, this profile's own range), trace 1 the exactly-zero cells.
     NaN (outside the chunk the update's graph covers) is left blank. TBPTT chunk boundaries are
     dashed vertical lines (layout shapes at x = b + 0.5).
     """
     g = np.asarray(grad_time, dtype=float)
-    U, L = g.shape if g.ndim == 2 else (0, 0)
-    rows = np.arange(U) if U <= max_rows else np.unique(np.linspace(0, U - 1, max_rows).round().astype(int))
-    cols = np.arange(L) if L <= max_cols else np.unique(np.linspace(0, L - 1, max_cols).round().astype(int))
-    sub = g[np.ix_(rows, cols)]
+    if g.ndim != 2:
+        g = np.zeros((0, 0))
+    y = np.arange(len(g)) if steps is None else np.asarray(steps)
+    if steps is not None and len(g):
+        g, y = per_step_profile(g, steps)
+    L = g.shape[1]
+    zeros_full = (g == 0).astype(float)
     with np.errstate(divide="ignore", invalid="ignore"):
-        z = np.log10(sub)
-    finite = np.where(np.isfinite(z), z, np.nan)
-    zeros = np.where(sub == 0, 1.0, np.nan)
-    y = np.asarray(updates)[rows] if updates is not None else rows
-    x = cols + 1
+        logs = np.where(g > 0, np.log10(np.where(g > 0, g, 1.0)), np.nan)
+    logs, row_start = bin_mean(logs, max_rows, axis=0)
+    logs, col_start = bin_mean(logs, max_cols, axis=1)
+    zeros, _ = bin_mean(zeros_full, max_rows, axis=0)
+    zeros, _ = bin_mean(zeros, max_cols, axis=1)
+    finite = np.where(np.isfinite(logs), logs, np.nan)
+    zeros = np.where((zeros > 0) & np.isnan(finite), 1.0, np.nan)  # only where nothing finite remains
+    y = y[row_start] if len(y) else y
+    x = col_start + 1
     zmin, zmax = -1.0, 1.0
     if np.isfinite(finite).any():
         zmin, zmax = float(np.nanmin(finite)), float(np.nanmax(finite))
         if zmax - zmin < 1:
             zmin, zmax = zmin - 0.5, zmax + 0.5
     tickvals, ticktext = log_ticks(zmin, zmax)
-    hover = ("update %{y}, k=%{x}<br>‖∂L/∂h<sub>k</sub>‖ = <b>%{customdata}</b>"
+    row = "step" if steps is not None else "update"
+    hover = (f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>%{{customdata}}</b>"
              "<br>how much the loss reacts to a change in h<sub>%{x}</sub><extra></extra>")
     traces = [
         go.Heatmap(z=finite.astype(np.float32), x=x, y=y, zmin=zmin, zmax=zmax, colorscale=SEQUENTIAL,
@@ -427,7 +487,7 @@ def grad_time_figure(grad_time: np.ndarray, *, tbptt: int = 0, updates: Sequence
                                  tickvals=tickvals, ticktext=ticktext, thickness=12, outlinewidth=0)),
         go.Heatmap(z=zeros.astype(np.float32), x=x, y=y, zmin=0, zmax=1, showscale=False,
                    name="exactly zero", colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
-                   hovertemplate="update %{y}, k=%{x}<br>‖∂L/∂h<sub>k</sub>‖ = <b>exactly zero</b>"
+                   hovertemplate=f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>exactly zero</b>"
                                  "<extra></extra>", hoverongaps=False),
     ]
     shapes = [dict(type="line", xref="x", x0=b + 0.5, x1=b + 0.5, yref="paper", y0=0, y1=1,
@@ -435,7 +495,7 @@ def grad_time_figure(grad_time: np.ndarray, *, tbptt: int = 0, updates: Sequence
               for b in chunk_boundaries(L, tbptt)]
     return _figure(traces, title, height, top=56 if title else 24, shapes=shapes,
                    xaxis=dict(title=dict(text="position k in the sequence"), showgrid=False),
-                   yaxis=dict(title=dict(text="update"), showgrid=False, autorange="reversed",
+                   yaxis=dict(title=dict(text="training " + row), showgrid=False, autorange="reversed",
                               **_int_axis(y)))
 
 
@@ -444,8 +504,8 @@ def radius_figure(metrics: pd.DataFrame, *, title: str | None = None, height: in
     with the line 1."""
     df = metrics
     x = df["update"].to_numpy()
-    traces = [go.Scatter(x=x, y=df["rho_whh"], mode="lines", name="spectral radius ρ",
-                         line=dict(color=LINE["rho"], width=2),
+    traces = [go.Scatter(x=x, y=df["rho_whh"], mode=line_mode(len(x)), name="spectral radius ρ",
+                         line=dict(color=LINE["rho"], width=2), marker=dict(size=5),
                          hovertemplate="update %{x}: ρ = %{y:.4f}<extra></extra>")]
     if "sigma_max_whh" in df and df["sigma_max_whh"].notna().any():
         traces.append(go.Scatter(x=x, y=df["sigma_max_whh"], mode="lines",

@@ -381,23 +381,48 @@ def reading(slope_log10: float, tol: float = REGIME_TOL) -> dict:
     }
 
 
-def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: float = REGIME_TOL) -> str:
-    """One paragraph for a learner: what the measured slope means, optionally against the theory."""
+def thousandfold(slope_log10: float, length: int | None = None) -> str:
+    """How many steps back the norm takes to change a thousand-fold, in words: "26 steps", or "not
+    within this sequence" when that is more steps than the sequence has lags (length - 1)."""
+    steps = 3.0 / abs(slope_log10) if slope_log10 else math.inf
+    if not math.isfinite(steps) or (length is not None and steps > length - 1):
+        return "not within this sequence" if length is not None else "never"
+    return f"{steps:.0f} steps"
+
+
+def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: float = REGIME_TOL,
+                 length: int | None = None) -> str:
+    """One paragraph for a learner: what the measured slope means, optionally against the theory.
+
+    length: the sequence length the slope was measured on; a thousand-fold change that needs more
+    steps than the sequence has is said to happen "not within this sequence".
+    """
     r = reading(slope_log10, tol)
-    factor, steps = r["factor_per_step"], r["steps_to_1000x"]
+    factor = r["factor_per_step"]
+    when = thousandfold(slope_log10, length)
+    far = when == "not within this sequence"
     if r["regime"] == "vanishing":
         text = (
             f"Going one step further back in time multiplies the gradient signal by about "
-            f"{factor:.3g}, so it shrinks. After roughly {steps:.0f} steps it is a thousand times "
-            f"weaker: inputs that far back barely influence the update, and the network struggles "
-            f"to learn dependencies that long."
+            f"{factor:.3g}, so it shrinks. "
+            + (f"A thousand-fold fall would take about {r['steps_to_1000x']:.0f} steps, not within this "
+               f"sequence: across all of it ({length - 1} steps back) the signal falls about "
+               f"{10 ** (-slope_log10 * (length - 1)):.3g}-fold."
+               if far else
+               f"After roughly {when} it is a thousand times weaker: inputs that far back barely "
+               f"influence the update, and the network struggles to learn dependencies that long.")
         )
     elif r["regime"] == "exploding":
         text = (
             f"Going one step further back in time multiplies the gradient signal by about "
-            f"{factor:.3g}, so it grows. After roughly {steps:.0f} steps it is a thousand times "
-            f"stronger: distant steps dominate the update, single updates can be huge, and "
-            f"clipping the gradient norm is what keeps training stable."
+            f"{factor:.3g}, so it grows. "
+            + (f"A thousand-fold rise would take about {r['steps_to_1000x']:.0f} steps, not within this "
+               f"sequence: across all of it ({length - 1} steps back) the signal grows about "
+               f"{10 ** (slope_log10 * (length - 1)):.3g}-fold."
+               if far else
+               f"After roughly {when} it is a thousand times stronger: distant steps dominate the "
+               f"update, single updates can be huge, and clipping the gradient norm is what keeps "
+               f"training stable.")
         )
     else:
         text = (
@@ -411,6 +436,18 @@ def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: 
             f"measured {r['slope_log10']:+.4f}."
         )
     return text
+
+
+UNIT_TOL = 1e-6
+"""Relative tolerance of "on the unit circle". W_hh is stored in float32 (relative rounding 6e-8)
+and scaled to an exact spectral radius in float64, so at rho = 1 the top eigenvalues come out as
+1.0000000x: they are on the circle, not outside it."""
+
+
+def unit_circle_side(eigvals) -> np.ndarray:
+    """-1 inside the unit circle, 0 on it (within UNIT_TOL), +1 outside, per eigenvalue."""
+    mod = np.abs(np.asarray(eigvals).astype(complex).ravel())
+    return np.where(mod > 1 + UNIT_TOL, 1, np.where(mod < 1 - UNIT_TOL, -1, 0))
 
 
 # ----------------------------------------------------------------------------------- eigenvalues

@@ -65,13 +65,15 @@ def _pow10_axis(fig: go.Figure, lo: float, hi: float, axis: str = "y", max_ticks
 def eig_powers_figure(eigvals, steps: int, *, title: str | None = None, height: int = 400) -> go.Figure:
     """log10 |lambda_i|^t against t = 0..steps (`theory.eig_powers`), one line per eigenvalue.
 
-    Traces: [0] the largest modulus (rho; bold), [1] every eigenvalue outside the unit circle, [2]
-    every one inside (lines separated by NaN so hundreds of them stay two traces). Conjugate pairs
+    Traces: [0] the largest modulus (rho; bold), [1] every other eigenvalue outside the unit circle,
+    [2] inside it, [3] on it (within theory.UNIT_TOL) (lines separated by NaN so hundreds of them
+    stay three traces); each label counts its whole class, the largest included. Conjugate pairs
     share a modulus, so they draw on top of each other.
     """
     lam = np.asarray(eigvals).astype(complex).ravel()
     t, table = theory.eig_powers(lam, int(steps))
     mod = np.abs(lam)
+    side = theory.unit_circle_side(lam)
     top = int(np.argmax(mod)) if mod.size else 0
     fig = go.Figure()
     fig.add_trace(go.Scatter(
@@ -79,8 +81,9 @@ def eig_powers_figure(eigvals, steps: int, *, title: str | None = None, height: 
         name=f"largest |λ| = ρ = {mod[top]:.3g}", line=dict(color=INK, width=2.6),
         customdata=[fmt_pow10(v) for v in table[:, top]],
         hovertemplate="t = %{x}: |λ|<sup>t</sup> = %{customdata}<extra>largest</extra>"))
-    for label, keep, colour in (("|λ| > 1: grows", mod > 1, LINE["bound"]),
-                                ("|λ| ≤ 1: shrinks", mod <= 1, LINE["rho"])):
+    for label, keep, colour in (("|λ| > 1: grows", side > 0, LINE["bound"]),
+                                ("|λ| < 1: shrinks", side < 0, LINE["rho"]),
+                                ("|λ| = 1: keeps its size", side == 0, LINE["on_circle"])):
         idx = [i for i in np.flatnonzero(keep) if i != top]
         xs, ys, cd = [], [], []
         for i in idx:
@@ -88,7 +91,8 @@ def eig_powers_figure(eigvals, steps: int, *, title: str | None = None, height: 
             xs += [*t, None]
             ys += [*col, None]
             cd += [f"{mod[i]:.3f}"] * len(t) + [""]
-        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{label} ({len(idx)})",
+        # counts include the largest, so they add up to H and match the Theory page's caption
+        fig.add_trace(go.Scatter(x=xs, y=ys, mode="lines", name=f"{label} ({int(np.sum(keep))})",
                                  line=dict(color=colour, width=0.9), opacity=0.55, customdata=cd,
                                  hovertemplate="t = %{x}, |λ| = %{customdata}<extra></extra>"))
     finite = table[np.isfinite(table)]

@@ -11,6 +11,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on for this module
@@ -193,7 +194,19 @@ def test_eig_powers_figure_draws_each_modulus_to_the_power_t():
     lines = np.split(inside, np.flatnonzero(np.isnan(inside)))  # NaN-separated lines
     firsts = sorted(round(float(seg[~np.isnan(seg)][1]), 9) for seg in lines if np.isfinite(seg).sum() > 1)
     assert firsts == sorted(round(math.log10(m), 9) for m in (abs(0.5 + 0.5j), abs(0.5 - 0.5j), 0.9))
-    assert "(4)" in spec["data"][2]["name"] and "(0)" in spec["data"][1]["name"]  # 0 counts: it shrinks
+    # 0 counts: it shrinks; the counts include the largest (1.2, outside), as the page's caption does
+    assert "(4)" in spec["data"][2]["name"] and "(1)" in spec["data"][1]["name"]
+    assert "(0)" in spec["data"][3]["name"]  # none on the circle
+
+
+def test_eigenvalues_on_the_unit_circle_to_rounding_are_not_outside():
+    lam = analyse(RunConfig(init="orthogonal", rho=1.0, hidden=16, seq_len=5, steps=0))["eigvals"]
+    assert (theory.unit_circle_side(lam) == 0).all()  # float32 weights: |λ| = 1 only to rounding
+    g = analyse(RunConfig(rho=1.0, hidden=64, seq_len=5, steps=0))["eigvals"]
+    side = theory.unit_circle_side(g)
+    assert (side <= 0).all() and (side == 0).sum() >= 1  # rho = 1: the top is on the circle, none out
+    spec = fig_json(tf.eig_powers_figure(g, 10))
+    assert "(0)" in spec["data"][1]["name"]
 
 
 def test_pascanu_figure_regions_follow_one_over_gamma():
@@ -328,3 +341,22 @@ def test_theory_page_default_and_gated_cell():
     at = page_app("pages/theory.py", cell="gru", hidden=8, seq_len=20)
     no_errors(at)
     assert any("vanilla cell" in i.value for i in at.info)
+
+
+def test_compare_curves_line_up_on_training_steps_and_ends():
+    # A: truncated BPTT, 3 updates per step; B: full BPTT, 1 update per step. Both on one step axis.
+    ma = pd.DataFrame({"step": np.repeat(np.arange(4), 3), "update": np.arange(12),
+                       "seq_loss": np.repeat([1.0, 0.9, 0.8, 0.7], 3), "grad_norm": np.ones(12),
+                       "grad_norm_clipped": np.ones(12), "clipped": np.zeros(12, int)})
+    mb = pd.DataFrame({"step": np.arange(4), "update": np.arange(4), "seq_loss": [100.0, 0.9, 0.3, 0.2],
+                       "grad_norm": np.ones(4), "grad_norm_clipped": np.ones(4), "clipped": np.zeros(4, int)})
+    runs = {"A": {"metrics": ma, "clip": 0.0}, "B": {"metrics": mb, "clip": 0.0}}
+    gn = fig_json(cf.grad_norm_overlay(runs))
+    np.testing.assert_allclose(arr(gn["data"][0]["x"]), np.arange(12) / 3)  # step + j/3
+    np.testing.assert_allclose(arr(gn["data"][1]["x"]), np.arange(4))
+    assert gn["layout"]["xaxis"]["title"]["text"] == "training step"
+    loss = fig_json(cf.loss_overlay({"A": {"metrics": ma, "steps": 4, "final_loss": 0.7},
+                                     "B": {"metrics": mb, "steps": 2, "final_loss": 0.25}}))
+    assert loss["layout"]["yaxis"]["type"] == "log"  # a first spike of 100 must not flatten the rest
+    finals = {t["name"]: arr(t["x"])[0] for t in loss["data"] if t["name"].endswith("final eval")}
+    assert finals == {"A final eval": 4, "B final eval": 2}  # each marker where its run ended

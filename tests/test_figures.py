@@ -233,3 +233,41 @@ def test_divergence_is_marked():
 def test_png_export_is_named():
     cfg = F.plotly_config("rnnlab-heatmap")
     assert cfg["toImageButtonOptions"] == {"format": "png", "filename": "rnnlab-heatmap", "scale": 2}
+
+
+def test_eigenvalues_on_the_circle_to_rounding_get_their_own_colour():
+    lam = np.array([1.0 + 3e-8, -(1.0 - 2e-8), 1.5, 0.3])  # what float32 weights give at rho = 1
+    colours = list(F.eigen_figure(lam).data[1].marker.color)
+    assert colours == [F.LINE["on_circle"], F.LINE["on_circle"], F.LINE["bound"], F.LINE["rho"]]
+
+
+def test_grad_time_profile_never_aliases_with_the_tbptt_chunk_cycle():
+    # 900 updates, 3 per training step (TBPTT chunks of 10 on a 30-step sequence): update u covers
+    # chunk u % 3 only. A strided pick of 300 rows would land on the same chunk again and again and
+    # draw a "curriculum" that does not exist; every drawn row must show the whole sequence.
+    U, L = 900, 30
+    g = np.full((U, L), np.nan)
+    for u in range(U):
+        c = u % 3
+        g[u, 10 * c:10 * (c + 1)] = 10.0 ** -c  # chunk 0 at 1, chunk 1 at 0.1, chunk 2 at 0.01
+    fig = F.grad_time_figure(g, tbptt=10, steps=np.arange(U) // 3)
+    z = z_of(fig.data[0])
+    assert z.shape == (300, 30)
+    expected = np.repeat([0.0, -1.0, -2.0], 10)
+    np.testing.assert_allclose(z, np.broadcast_to(expected, z.shape), atol=1e-6)
+    assert list(fig.data[0].y) == list(range(300))  # one row per training step
+
+
+def test_grad_time_profile_averages_rows_and_columns_beyond_the_limits():
+    g = 10.0 ** -np.add.outer(np.arange(1000) % 2, np.zeros(500))  # alternating rows: 1, 0.1, 1, ...
+    fig = F.grad_time_figure(g, max_rows=100, max_cols=250)
+    z = z_of(fig.data[0])
+    assert z.shape == (100, 250)
+    np.testing.assert_allclose(z, -0.5, atol=1e-6)  # every bin holds both kinds of row, in log space
+
+
+def test_short_curves_draw_markers_so_a_lone_point_is_visible():
+    ps = pd.DataFrame({"step": [0, 1], "seq_loss": [0.5, np.nan]})
+    assert "markers" in F.loss_figure(ps).data[0].mode
+    long = pd.DataFrame({"step": np.arange(500), "seq_loss": np.linspace(1, 0.1, 500)})
+    assert F.loss_figure(long).data[0].mode == "lines"

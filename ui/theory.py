@@ -153,10 +153,12 @@ def eigen(cfg: RunConfig, a: analysis.InitView) -> None:
         st.markdown("Directions with |λ| < 1 fade, those with |λ| > 1 grow, both geometrically. After "
                     "enough steps the largest |λ|, the spectral radius ρ, decides: a long product is "
                     "roughly ρⁿ times something.")
-        n_out = int(np.sum(np.abs(a.eigvals) > 1))
+        side = theory.unit_circle_side(a.eigvals)
+        n_out, n_on = int(np.sum(side > 0)), int(np.sum(side == 0))
         st.caption(f"Your W_hh ({cfg.init} init, H = {cfg.hidden}): ρ = {a.rho:.3g}, {n_out} of "
-                   f"{len(a.eigvals)} eigenvalues outside the unit circle. The nonlinearity adds its "
-                   "own factor f′ ≤ γ at every step (next section).")
+                   f"{len(a.eigvals)} eigenvalues outside the unit circle"
+                   + (f" and {n_on} on it (to float rounding)" if n_on else "")
+                   + ". The nonlinearity adds its own factor f′ ≤ γ at every step (next section).")
     with right:
         chart(tf.eig_powers_figure(a.eigvals, steps, title=f"|λᵢ|ᵗ for the {len(a.eigvals)} eigenvalues "
                                    "of W<sub>hh</sub>"), "theory-eig-powers", key="th.eig")

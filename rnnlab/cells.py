@@ -25,6 +25,11 @@ ACTS: dict[str, Callable[[Tensor], Tensor]] = {
     "linear": lambda a: a,
 }
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+LSTM_FORGET_BIAS = 1.0
+"""The LSTM's forget gate starts mostly open, sigmoid(1) = 0.73, as is common practice (Gers et al. 2000;
+Jozefowicz et al. 2015): with a bias of 0 the cell state is halved every step, and the LSTM preset
+decayed faster at initialisation than the vanilla cell (x0.73 against x0.77 per step) and did not
+learn the adding task. It sits in bias_hh; bias_ih stays 0 (torch.nn.LSTMCell adds the two)."""
 
 
 def recurrent_init(kind: str, H: int, rho: float, gen: torch.Generator) -> Tensor:
@@ -84,7 +89,8 @@ class RecurrentNet(nn.Module):
         return 2 * self.H if self.cell == "lstm" else self.H
 
     def init_weights(self, init: str, rho: float, gen: torch.Generator) -> None:
-        """Recurrent blocks from `init` scaled to `rho`; input weights N(0, 1/I); readout N(0, 1/H)."""
+        """Recurrent blocks from `init` scaled to `rho`; input weights N(0, 1/I); readout N(0, 1/H);
+        biases 0, except the LSTM's forget gate (LSTM_FORGET_BIAS)."""
         H = self.H
         with torch.no_grad():
             for name, p in self.named_parameters():
@@ -96,6 +102,8 @@ class RecurrentNet(nn.Module):
                     p.copy_(torch.randn(p.shape, generator=gen) / fan_in**0.5)
                 else:
                     p.zero_()
+            if self.cell == "lstm":  # gate order i, f, g, o: the second block is the forget gate
+                self.bias_hh[H:2 * H] = LSTM_FORGET_BIAS
 
     def recurrent_matrix(self) -> Tensor:
         """The (H, H) matrix whose spectrum the charts show: W_hh, or the candidate block of a gated

@@ -13,43 +13,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, analyse, jacobian, theory
-
-INIT_KEYS = ("cell", "act", "hidden", "rho", "init", "leak", "task", "seq_len", "seed", "norm")
-# The heatmap costs about (columns) x T x n^3 flops (n: state size, 2H for lstm). The default
-# (T = 100, H = 64, every column) is ~2.6e9; with the spectral norm the whole analysis takes ~0.8 s
-# on one thread of the 2-core dev machine (jacobian's certified "gram" engine; the heatmap alone
-# ~0.5 s on two threads, against ~2 s for the tracking engine); larger settings get fewer columns
-# k (jacobian.heatmap's max_size) so the view stays about that fast.
-BUDGET = 4e9
-MIN_COLUMNS = 4
-
-
-def init_config(cfg: RunConfig) -> RunConfig:
-    """The config with only the keys that matter at initialisation (others at their defaults)."""
-    return RunConfig(**{k: getattr(cfg, k) for k in INIT_KEYS})
-
+from rnnlab import RunConfig, analyse, jacobian, measure, theory
 
 AUTO_MAX_LEN = 300  # beyond these the at-init view waits for a click (the engine's cost per row
 AUTO_MAX_STATE = 128  # grows fast with the state size: H = 512 takes minutes on 2 cores)
+init_config, heatmap_size = measure.init_config, measure.heatmap_size
 
 
 def automatic(cfg: RunConfig) -> bool:
     """Whether the at-init view may be computed on every control change (or waits for a click)."""
-    n = cfg.hidden * (2 if cfg.cell == "lstm" else 1)
-    return cfg.seq_total <= AUTO_MAX_LEN and n <= AUTO_MAX_STATE
+    return cfg.seq_total <= AUTO_MAX_LEN and measure.state_size(cfg) <= AUTO_MAX_STATE
 
 
 def key(cfg: RunConfig) -> str:
     return init_config(cfg).to_json()
-
-
-def heatmap_size(cfg: RunConfig) -> int | None:
-    """max_size for jacobian.heatmap: None (every column) when affordable, else the column budget."""
-    n = cfg.hidden * (2 if cfg.cell == "lstm" else 1)
-    L = cfg.seq_total
-    cols = int(BUDGET / (L * n**3))
-    return None if cols >= L else max(MIN_COLUMNS, cols)
 
 
 @dataclass
@@ -73,6 +50,13 @@ class InitView:
     how_note: str = ""  # how the norms were computed (engine, certificates), for the caption
 
 
+def mean_field_applies(cfg: RunConfig) -> bool:
+    """Mean field assumes a random W_hh (Gaussian entries; an orthogonal one grows a typical vector at
+    the same rate) whose slopes f'(a_t) decorrelate from step to step. The identity init (the IRNN)
+    is neither: each unit feeds only itself, so the prediction would read as a failed one."""
+    return cfg.cell == "rnn" and cfg.init != "identity"
+
+
 def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float, lags: np.ndarray
                  ) -> tuple[dict[str, np.ndarray], float]:
     """The norm bound, rho^(t-k) and the mean-field slope over lags (vanilla cell only).
@@ -85,13 +69,12 @@ def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float
     leak = cfg.leak
     bound = theory.norm_bound(sigma_max, cfg.act, lags, leak)
     radius = theory.orthogonal_linear(rho, lags, leak) if rho > 0 else np.full(lags.shape, -np.inf)
-    g = cfg.act
     lines = {"norm bound (σ<sub>max</sub>·γ)<sup>t−k</sup>": bound,
              "ρ<sup>t−k</sup>": radius}
     predicted = math.nan
-    if math.isfinite(preact_var) and rho > 0:
+    if mean_field_applies(cfg) and math.isfinite(preact_var) and rho > 0:
         try:
-            mf = theory.mean_field_from_q(g, rho, max(preact_var, 0.0), leak)
+            mf = theory.mean_field_from_q(cfg.act, rho, max(preact_var, 0.0), leak)
             predicted = mf.slope_log10
             lines["mean field (measured q)"] = lags * predicted
         except ValueError:
@@ -106,10 +89,10 @@ def _at_init(cfg_json: str, max_size: int | None) -> InitView:
     hm = a["jacobian"]
     lags, mean, lo, hi = theory.lag_profile(hm)
     T = hm.shape[0]
-    slope = theory.fit_slope(lags, mean, max_lag=max(2, int(0.8 * (T - 1))))
+    slope = measure.decay_slope(hm)
     lines, predicted = theory_lines(cfg, a["sigma_max"], a["rho"], a["preact_var"], lags)
     if math.isfinite(slope):
-        text = theory.reading_text(slope, predicted if math.isfinite(predicted) else None)
+        text = theory.reading_text(slope, predicted if math.isfinite(predicted) else None, length=T)
     else:
         text = "The sequence is too short (or the products are exactly zero) to measure a decay rate."
     cols = np.flatnonzero(~np.all(np.isnan(hm), axis=0))
@@ -154,11 +137,9 @@ _MEASURED: set[str] = set()  # decay keys computed in this process (to show prog
 
 @st.cache_data(max_entries=128, show_spinner=False)
 def _decay(cfg_json: str) -> tuple[float, list[float]]:
-    cfg = RunConfig.from_dict(json.loads(cfg_json))
-    a = analyse(cfg, max_size=16)  # a key number only: 16 columns are plenty for the slope
-    lags, mean, _, _ = theory.lag_profile(a["jacobian"])
-    slope = theory.fit_slope(lags, mean, max_lag=max(2, int(0.8 * (len(lags) - 1))))
-    return slope, [float(v) for v in mean if math.isfinite(v)]
+    # the Lab's own view of this config (same columns, same fit), so a card shows the Lab's number
+    view = _at_init(cfg_json, heatmap_size(RunConfig.from_dict(json.loads(cfg_json))))
+    return view.slope, [float(v) for v in view.mean if math.isfinite(v)]
 
 
 def decay_per_step(cfg: RunConfig) -> float:

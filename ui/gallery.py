@@ -6,6 +6,7 @@ import math
 
 import streamlit as st
 
+from rnnlab import theory
 from rnnlab.presets import PRESETS, REMEDIES, Preset
 
 from . import analysis, errors
@@ -20,9 +21,9 @@ def key_number(p: Preset) -> tuple[str, str, float, list[float]]:
     if not math.isfinite(slope):
         return "n/a", "no measurable decay", slope, profile
     factor = 10 ** slope
-    steps = 3 / abs(slope) if slope else math.inf
+    when = theory.thousandfold(slope, p.config().seq_total)
     verb = "fall" if slope < 0 else "rise"
-    note = f"1000-fold {verb} in {steps:.0f} steps" if steps < 1e5 else "no 1000-fold change in reach"
+    note = f"1000-fold {verb} in {when}" if when[0].isdigit() else f"1000-fold {verb}: {when}"
     return f"×{factor:.3g} per step", note, slope, profile
 
 
@@ -45,6 +46,9 @@ def card(p: Preset) -> None:
                       help="Measured at initialisation: the slope of log10 ‖∂h_t/∂h_k‖ against the lag "
                            "t − k, as a factor per step. The sparkline is the lag profile (log scale).")
         st.caption(p.text)
+        st.caption("Checked by the test suite: " + "; ".join(c.words for c in p.claims) + ".",
+                   help="Each preset's claims are data (rnnlab.presets) that a test measures as the Lab "
+                        "does, so a card cannot quietly stop being true.")
         st.page_link(LAB, label="Open in the Lab", icon=":material/arrow_forward:",
                      query_params=preset_link_params(p.name))
 
@@ -67,5 +71,7 @@ def gallery(columns: int = 3) -> None:
 
 def remedies_table() -> None:
     st.markdown("Each remedy is a pair of presets with the same seed, one idea switched on:")
-    rows = [f"| {r} | [{a}]({link(a)}) | [{b}]({link(b)}) |" for r, a, b in REMEDIES]
-    st.markdown("| remedy | without | with |\n|---|---|---|\n" + "\n".join(rows))
+    rows = [f"| {r.name} | [{r.without}]({link(r.without)}) | [{r.with_}]({link(r.with_)}) | "
+            + "; ".join(c.words for c in r.claims) + " |" for r in REMEDIES]
+    st.markdown("| remedy | without | with | what the pair shows (checked) |\n|---|---|---|---|\n"
+                + "\n".join(rows))

@@ -1,0 +1,228 @@
+"""What each preset demonstrates, as data that a test checks.
+
+A preset's card says what a student will see; its `claims` say the same thing in a form a machine can
+check against what the app then measures (`Evidence`: the Lab's per-step factor at initialisation and
+after training, the run's verdict, divergence, clipping, spectral radius, gradient profile). A remedy
+pair (`presets.REMEDIES`) also claims that "with" beats "without" on the quantity the remedy is about.
+tests/test_claims.py runs every preset through `rnnlab.run` and checks every claim, so a card that
+stops being true fails CI.
+
+    ev = gather(PRESETS["exploding"].config())
+    [c.check(ev) for c in PRESETS["exploding"].claims]   # -> Check(holds, claim, measured)
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from . import measure, verdict
+from .config import RunConfig
+
+METRICS = {
+    "init_factor": "the norm's change per step back at initialisation",
+    "end_factor": "the norm's change per step back after training",
+    "ratio": "final loss / baseline",
+    "rho_end": "the spectral radius of W_hh after training",
+    "reach": "log10 of ||dL/dh_1|| / ||dL/dh_L|| at the end of training",
+}
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """What the app shows for one configuration, initialised and trained.
+
+    init_factor, end_factor: the per-step factor the Lab reads off the heatmap (measure.decay_slope)
+    at initialisation and at the last snapshot. ratio: final loss / baseline (inf if the run
+    diverged). kind, stage, diverged_at: the run's verdict. clipped: fraction of updates clipped.
+    spike: log10 of the largest finite gradient norm over the first update's. rho_end: spectral radius
+    of the recurrent matrix after the last update. reach: mean over the last fifth of the updates of
+    log10 ||dL/dh_1|| - log10 ||dL/dh_L|| (how far the gradient reaches back; NaN where a chunk of
+    truncated BPTT does not cover both ends). wall_s: training time.
+    """
+
+    init_factor: float
+    end_factor: float
+    ratio: float
+    kind: str
+    stage: str | None
+    diverged_at: int | None
+    clipped: float
+    spike: float
+    rho_end: float
+    reach: float
+    wall_s: float
+
+    def value(self, metric: str) -> float:
+        return float(getattr(self, metric))
+
+
+@dataclass(frozen=True)
+class Check:
+    holds: bool
+    claim: str  # the claim in words
+    measured: str  # what was measured, in words
+
+
+def gather(cfg: RunConfig) -> Evidence:
+    """Measure cfg at initialisation (exactly as the Lab does) and train it (as the Lab's Train does)."""
+    from .train import analyse, run  # torch only when measuring
+
+    init = measure.init_config(cfg)
+    a = analyse(init, max_size=measure.heatmap_size(init))
+    t0 = time.perf_counter()
+    r = run(cfg)
+    wall = time.perf_counter() - t0
+    m, s = r.metrics, r.summary
+    v = verdict.judge(s)
+    g = m["grad_norm"].to_numpy(float)
+    finite = g[np.isfinite(g) & (g > 0)]
+    spike = math.log10(finite.max() / finite[0]) if finite.size else math.nan
+    rho = m["rho_whh"].to_numpy(float)
+    rho_end = float(rho[np.isfinite(rho)][-1]) if np.isfinite(rho).any() else math.nan
+    return Evidence(
+        init_factor=measure.factor(measure.decay_slope(a["jacobian"])),
+        end_factor=measure.factor(measure.decay_slope(r.arrays["jacobian"][-1])),
+        ratio=v.ratio if v.ratio is not None else math.inf,
+        kind=v.kind, stage=v.stage, diverged_at=v.step,
+        clipped=float(m["clipped"].mean()) if len(m) else 0.0,
+        spike=spike, rho_end=rho_end, reach=_reach(r.arrays["grad_time"]), wall_s=wall)
+
+
+def _reach(grad_time: np.ndarray) -> float:
+    """Mean log10 ||dL/dh_1|| / ||dL/dh_L|| over the last fifth of the updates (NaN if none covers both)."""
+    if not len(grad_time):
+        return math.nan
+    tail = grad_time[-max(1, len(grad_time) // 5):]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = np.log10(tail[:, 0]) - np.log10(tail[:, -1])
+    r = r[np.isfinite(r)]
+    return float(r.mean()) if r.size else math.nan
+
+
+def _x(v: float) -> str:
+    return f"×{v:.3g}" if math.isfinite(v) else "n/a"
+
+
+# ---- claims about one configuration ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class PerStep:
+    """The per-step factor the Lab reads, at initialisation (when="init") or after training ("end"),
+    lies in [lo, hi] (None: unbounded)."""
+
+    when: str
+    lo: float | None = None
+    hi: float | None = None
+
+    @property
+    def words(self) -> str:
+        when = "at initialisation" if self.when == "init" else "after training"
+        rng = (f"between ×{self.lo:g} and ×{self.hi:g}" if self.lo is not None and self.hi is not None
+               else f"at least ×{self.lo:g}" if self.lo is not None else f"at most ×{self.hi:g}")
+        return f"per step back {when}: {rng}"
+
+    def check(self, ev: Evidence) -> Check:
+        f = ev.init_factor if self.when == "init" else ev.end_factor
+        ok = math.isfinite(f) and (self.lo is None or f >= self.lo) and (self.hi is None or f <= self.hi)
+        return Check(ok, self.words, _x(f))
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The run's verdict is `kind`; for "learned", the final loss is also below `below` x baseline."""
+
+    kind: str
+    below: float | None = None
+
+    @property
+    def words(self) -> str:
+        return self.kind + (f", final loss below {self.below:g} × baseline" if self.below else "")
+
+    def check(self, ev: Evidence) -> Check:
+        ok = ev.kind == self.kind and (self.below is None or ev.ratio <= self.below)
+        return Check(ok, self.words, f"{ev.kind}, final loss {ev.ratio:.3g} × baseline")
+
+
+@dataclass(frozen=True)
+class Diverges:
+    """The run diverges in `stage` ("forward", "backward", "update") at a step in [first, last]:
+    `first` > 0 leaves finite updates to draw before it."""
+
+    stage: str
+    first: int = 0
+    last: int | None = None
+
+    @property
+    def words(self) -> str:
+        span = f"steps {self.first}–{self.last}" if self.last is not None else f"step {self.first} or later"
+        return f"diverges in the {self.stage} pass, at {span}"
+
+    def check(self, ev: Evidence) -> Check:
+        at = ev.diverged_at
+        ok = (at is not None and ev.stage == self.stage and at >= self.first
+              and (self.last is None or at <= self.last))
+        got = f"diverged at step {at} ({ev.stage} pass)" if at is not None else "did not diverge"
+        return Check(ok, self.words, got)
+
+
+@dataclass(frozen=True)
+class Spike:
+    """The gradient norm rises to at least 10**orders times its first value (finite updates only)."""
+
+    orders: float
+
+    @property
+    def words(self) -> str:
+        return f"the gradient norm rises by {self.orders:g}+ orders of magnitude"
+
+    def check(self, ev: Evidence) -> Check:
+        ok = math.isfinite(ev.spike) and ev.spike >= self.orders
+        return Check(ok, self.words, f"{ev.spike:.1f} orders")
+
+
+@dataclass(frozen=True)
+class Clipped:
+    """At least `least` of the updates are clipped."""
+
+    least: float
+
+    @property
+    def words(self) -> str:
+        return f"at least {self.least:.0%} of the updates clipped"
+
+    def check(self, ev: Evidence) -> Check:
+        return Check(ev.clipped >= self.least, self.words, f"{ev.clipped:.0%} clipped")
+
+
+# ---- claims of a remedy pair: "with" against "without" --------------------------------------------
+
+@dataclass(frozen=True)
+class Gain:
+    """With the remedy, `metric` is higher (more=True) or lower than without, by `by`: a difference
+    (scale="diff") or a factor (scale="ratio": with <= without * by when lower, >= when higher)."""
+
+    metric: str
+    more: bool
+    by: float
+    scale: str = "diff"
+
+    @property
+    def words(self) -> str:
+        if self.scale == "ratio":
+            need = f"{'at least' if self.more else 'at most'} {self.by:g} × without"
+        else:
+            need = f"{'higher' if self.more else 'lower'} by {self.by:g} or more"
+        return f"{METRICS[self.metric]}: with the remedy {need}"
+
+    def check_pair(self, without: Evidence, with_: Evidence) -> Check:
+        a, b = without.value(self.metric), with_.value(self.metric)
+        if self.scale == "ratio":
+            ok = b >= a * self.by if self.more else b <= a * self.by
+        else:
+            ok = b >= a + self.by if self.more else b <= a - self.by
+        ok = ok and not math.isnan(a) and not math.isnan(b)
+        return Check(bool(ok), self.words, f"without {a:.3g}, with {b:.3g}")

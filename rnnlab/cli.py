@@ -9,7 +9,7 @@ import sys
 import time
 
 from .config import FIELD, ConfigError, RunConfig
-from .presets import PRESETS
+from .presets import PRESETS, resolve
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "arrays.npz")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets")
+    sub.add_parser("tasks", help="list the tasks: what each asks, and its baseline")
     return p
 
 
@@ -48,9 +49,10 @@ def parse_sets(items: list[str]) -> dict[str, str]:
 def config_from_args(args: argparse.Namespace) -> RunConfig:
     values: dict[str, object] = {}
     if args.preset is not None:
-        if args.preset not in PRESETS:
+        name = resolve(args.preset)
+        if name is None:
             raise ConfigError("preset", f"{args.preset!r} is unknown", "one of " + ", ".join(PRESETS))
-        values.update(PRESETS[args.preset].settings)
+        values.update(PRESETS[name].settings)
     values.update(parse_sets(args.sets))
     return RunConfig.from_dict(values)
 
@@ -82,13 +84,21 @@ def main(argv: list[str] | None = None) -> int:
         for name, p in PRESETS.items():
             print(f"{name:22s} {p.title}")
         return 0
+    if args.command == "tasks":
+        from .tasks import TASKS, describe
+
+        for name in TASKS:
+            print(describe(name, FIELD["seq_len"].default))
+        return 0
     try:
         cfg = config_from_args(args)
     except ConfigError as e:
         print(f"rnnlab: error: {e}", file=sys.stderr)
         return 2
+    from .runtime import use_torch_threads
     from .train import run  # import torch only when training
 
+    use_torch_threads()  # the app's setting (RNNLAB_TORCH_THREADS, default 1)
     bar = ProgressBar(cfg.steps, enabled=not args.quiet and cfg.steps > 0)
     result = run(cfg, on_update=bar)
     bar.close()
@@ -99,8 +109,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"rnnlab: error: --out: cannot write {args.out!r}: {e.strerror}", file=sys.stderr)
             return 2
     s = result.summary
-    status = (f"diverged at step {s['diverged_at']} ({s['nonfinite']} went non-finite)"
-              if s["diverged_at"] is not None else f"final loss {s['final_loss']:.4g}")
-    print(f"{status}; baseline {s['baseline_loss']:.4g}; {s['updates']} updates in "
-          f"{s['wall_time_s']:.1f} s" + (f"; saved to {args.out}" if args.out else ""))
+    n = s["updates"]
+    print(f"{result.verdict.text} ({n} update{'s' if n != 1 else ''} in {s['wall_time_s']:.1f} s"
+          + (f"; saved to {args.out})" if args.out else ")"))
     return 0

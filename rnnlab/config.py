@@ -106,7 +106,8 @@ FIELDS: tuple[Field, ...] = (
     F("leak", float, 0.0, "Leaky integration: h_t = leak*h_{t-1} + (1-leak)*f(a_t).", "Network",
       lo=0, hi=1, hi_open=True, label="Leak"),
     # Task
-    F("task", str, "adding", "Training task.", "Task",
+    F("task", str, "adding", "What the network is trained to do; each task has a baseline, the loss of "
+      "the best guess that ignores the inputs: a run has learned when it ends well below it.", "Task",
       choices=("adding", "copy", "order", "sine"), label="Task"),
     F("seq_len", int, 100, "Sequence length T.", "Task", lo=2, capped=True, label="Sequence length T"),
     # Training

@@ -29,6 +29,8 @@ class Task:
     name = ""
     n_in = 1
     n_out = 1
+    asks = ""  # one line for a person: what the network must do
+    blind = ""  # what the best input-blind predictor (the baseline) does
 
     def __init__(self, seq_len: int):
         self.T = seq_len
@@ -72,6 +74,8 @@ class Adding(Task):
 
     name, n_in, n_out = "adding", 2, 1
     baseline = 1.0 / 6.0
+    asks = "read a stream of random values, two of them marked; at the last step output their sum (MSE)"
+    blind = "always answering 1"
 
     def sample(self, rng, batch):
         T = self.T
@@ -102,6 +106,9 @@ class Copy(Task):
 
     name, n_in, n_out = "copy", COPY_SYMBOLS + 2, COPY_SYMBOLS + 1
     BLANK, DELIM = COPY_SYMBOLS, COPY_SYMBOLS + 1
+    asks = (f"after a delimiter, repeat the {COPY_LEN} symbols shown at the start "
+            "(cross-entropy at every step)")
+    blind = "blanks, then a uniform guess over the symbols"
 
     @property
     def L(self):
@@ -139,6 +146,8 @@ class Order(Task):
 
     name, n_in, n_out = "order", 6, 4  # inputs: A, B, and 4 distractors
     baseline = math.log(4)
+    asks = "at the last step, name the order of two marked symbols seen early on: AA, AB, BA or BB"
+    blind = "a uniform guess over the four answers"
 
     def positions(self, rng, batch):
         T = self.T
@@ -174,6 +183,8 @@ class Sine(Task):
 
     name, n_in, n_out = "sine", 1, 1
     baseline = 0.25 + SINE_NOISE**2
+    asks = "forecast the next value of a noisy sum of two sines, at every step (MSE)"
+    blind = "always predicting 0"
 
     @property
     def loss_steps(self):
@@ -195,6 +206,12 @@ class Sine(Task):
 
 
 TASKS = {c.name: c for c in (Adding, Copy, Order, Sine)}
+
+
+def describe(name: str, seq_len: int) -> str:
+    """One line for a person: what the task asks and its baseline at this length."""
+    task = make_task(name, seq_len)
+    return f"{name}: {task.asks}. Baseline {task.baseline:.3g}: {task.blind}."
 
 
 def make_task(name: str, seq_len: int) -> Task:

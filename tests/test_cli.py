@@ -90,5 +90,8 @@ def test_cli_cap_from_environment():
 def test_cli_diverging_run_reports_instead_of_crashing(tmp_path):
     p = cli("run", "--set", "act=linear", "--set", "rho=3", "--set", "steps=5", "--set", "hidden=8",
             "--quiet", "--out", str(tmp_path / "d"))
-    assert p.returncode == 0 and "diverged at step 0" in p.stdout
-    assert json.loads((tmp_path / "d" / "summary.json").read_text())["diverged_at"] == 0
+    assert p.returncode == 0 and "Diverged at step 0 in the forward pass" in p.stdout
+    assert "Clipping and the learning rate cannot help" in p.stdout  # no gradient was taken yet
+    summary = json.loads((tmp_path / "d" / "summary.json").read_text())
+    assert summary["diverged_at"] == 0
+    assert summary["verdict"]["kind"] == "diverged" and summary["verdict"]["stage"] == "forward"

@@ -114,7 +114,7 @@ def test_preset_and_overrides_from_the_url_set_the_controls():
     at.run()
     no_exception(at)
     p = PRESETS["exploding-clipped"].settings
-    assert value(at, "act") == p["act"] == "relu"
+    assert value(at, "act") == p["act"] == "tanh"
     assert value(at, "rho") == p["rho"]
     assert value(at, "lr") == p["lr"]
     got = (value(at, "clip"), value(at, "seq_len"), value(at, "hidden"), value(at, "seed"))
@@ -326,6 +326,39 @@ def test_diverged_run_says_where_and_what():
     assert f"Diverged at step {s['diverged_at']}" in msg and "loss" in msg
     loss = charts_by_title(at)["Loss"]
     assert any(sh.get("x0") == s["diverged_at"] for sh in loss["layout"]["shapes"])
+
+
+def test_run_that_overflows_in_its_first_forward_pass_says_so_and_draws_no_empty_axes():
+    at = app(seq_len="100", hidden="16", steps="10", act="relu", rho="3")
+    at.run()
+    r = train(at)
+    assert r.state == runner.DIVERGED and r.result.summary["diverged_at"] == 0
+    msg = " ".join(e.value for e in at.error)
+    assert "Diverged at step 0 in the forward pass" in msg
+    assert "cannot help" in msg and "Try gradient clipping" not in msg  # no gradient was ever taken
+    titles = charts_by_title(at)
+    assert "Loss" not in titles and "Gradient norm per update" not in titles  # nothing finite to draw
+    assert any(t.endswith("at step 0") for t in titles)  # the heatmap shows why
+    assert any("No finite loss or gradient" in c.value for c in at.caption)
+
+
+def test_stopped_run_marks_its_final_loss_where_it_stopped():
+    at = app(seq_len="20", hidden="8", steps="5000")
+    at.run()
+    at.button(key="lab.train").click().run()
+    r = at.session_state["lab.run"]
+    deadline = time.time() + 60
+    while len(r.view().records) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    at.button(key="lab.stop").click().run()
+    assert r.wait(60)
+    at.run()
+    no_exception(at)
+    done = r.result.summary["steps_done"]
+    loss = charts_by_title(at)["Loss"]
+    final = next(t for t in loss["data"] if t["name"].startswith("final eval"))
+    base = next(t for t in loss["data"] if t["name"].startswith("baseline"))
+    assert array(final["x"])[0] == done < 5000 and array(base["x"])[-1] == done
 
 
 # ---- run machinery --------------------------------------------------------------------------------

@@ -210,9 +210,11 @@ class Side:
 
     def curve_data(self) -> dict[str, Any]:
         s = self.result.summary if self.result is not None else {}
+        ended = s.get("stopped_early") or s.get("diverged_at") is not None
         return {"metrics": self.metrics, "baseline": s.get("baseline_loss"),
                 "final_loss": s.get("final_loss"),
-                "steps": self.cfg.steps, "diverged_at": s.get("diverged_at"), "clip": self.cfg.clip,
+                "steps": s.get("steps_done", self.cfg.steps) if ended else self.cfg.steps,
+                "diverged_at": s.get("diverged_at"), "clip": self.cfg.clip,
                 "clip_mode": self.cfg.clip_mode}
 
 
@@ -239,6 +241,12 @@ def setup(view: View) -> None:
     a = view.cfg
     sync_b()
     b, spec, notices = b_config(a, st.session_state.get(_B, ""))
+    held = state.lock()
+    locked = [k for k in spec if held is not None and k in held.keys]
+    if locked:  # a locked link's hidden settings hold for B too
+        notices.append(f"B: {', '.join(locked)} {'is' if len(locked) == 1 else 'are'} locked by the link "
+                       "— B keeps A's value.")
+        b, spec, _ = b_config(a, format_changes({k: v for k, v in spec.items() if k not in locked}))
     st.session_state["cmp.spec"] = spec
     if st.session_state.get(_B_ADOPTED):
         st.session_state[_B_NOTICES] = notices
@@ -312,8 +320,10 @@ def _value_widget(key: str, b: RunConfig):
 def editor(a: RunConfig, b: RunConfig, spec: dict[str, Any]) -> None:
     with st.container(border=False):
         c1, c2, c3 = st.columns([1.2, 1.2, 1], vertical_alignment="bottom")
-        keys = [f.key for f in FIELDS if f.key != "norm"]
-        key = c1.selectbox("Change a setting in B", keys, index=keys.index("clip"), key="cmp.key",
+        held = state.lock()
+        keys = [f.key for f in FIELDS if f.key != "norm" and (held is None or f.key not in held.keys)]
+        key = c1.selectbox("Change a setting in B", keys, index=keys.index("clip") if "clip" in keys else 0,
+                           key="cmp.key",
                            format_func=lambda k: f"{FIELD[k].label or k} ({k})")
         with c2:
             _value_widget(key, b)
@@ -406,18 +416,13 @@ def status(name: str, v: runner.RunView) -> None:
         st.progress(0.0, text=f"{tag}waiting: {v.ahead} run{'s' if v.ahead != 1 else ''} ahead in the queue")
     elif v.state == runner.RUNNING:
         st.progress(v.fraction, text=f"{tag}training: step {done} of {steps} · {v.elapsed:.1f} s")
-    elif v.state == runner.DONE:
-        s = v.result.summary
-        st.progress(1.0, text=f"{tag}done in {v.elapsed:.1f} s · final loss {s['final_loss']:.4g} "
-                              f"(baseline {s['baseline_loss']:.4g})")
-    elif v.state == runner.STOPPED:
-        st.progress(v.fraction, text=f"{tag}stopped at step {done} of {steps}")
-    elif v.state == runner.DIVERGED:
-        s = v.result.summary
-        st.progress(v.fraction, text=f"{tag}diverged at step {s['diverged_at']} "
-                                     f"({s.get('nonfinite') or 'a value'} became inf or NaN)")
     elif v.state == runner.FAILED:
         st.error(f"{name}: training failed — {v.error}", icon="🚫")
+    elif v.result is None:
+        st.progress(0.0, text=f"{tag}stopped before training started")
+    else:
+        frac = 1.0 if v.state == runner.DONE else v.fraction
+        st.progress(frac, text=f"{tag}{v.result.verdict.headline} ({v.elapsed:.1f} s)")
 
 
 # ---- charts ---------------------------------------------------------------------------------------------

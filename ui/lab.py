@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, figures
+from rnnlab import RunConfig, figures, measure, theory
 from rnnlab.config import format_value
+from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
 from . import analysis, runner
 from .state import View
@@ -65,6 +67,9 @@ def at_init(view: View) -> None:
         if cfg.cell != "rnn":
             st.caption("The norm bound and the mean-field line are stated for the vanilla cell; for "
                        f"{cfg.cell} only the measurement is shown.")
+        elif not analysis.mean_field_applies(cfg):
+            st.caption("No mean-field line: it assumes a random W_hh, and the identity init is not one "
+                       "(each unit only feeds itself).")
     left, right = st.columns([1, 1.08], gap="medium")
     with left:
         reading(cfg, a)
@@ -78,17 +83,15 @@ def reading(cfg: RunConfig, a: analysis.InitView) -> None:
     cols = st.columns(3)
     if math.isfinite(a.slope):
         factor = 10 ** a.slope
-        steps = 3 / abs(a.slope) if a.slope else math.inf
         cols[0].metric("per step back", f"×{factor:.3g}", help="Measured: the slope of the lag profile, "
                        "as a factor per step.")
         cols[1].metric("1000-fold " + ("fall" if a.slope < 0 else "rise"),
-                       f"{steps:.0f} steps" if math.isfinite(steps) and steps < 1e6 else "never",
-                       help="Steps back in time until the norm changes a thousand-fold.")
+                       theory.thousandfold(a.slope, cfg.seq_total),
+                       help="Steps back in time until the norm changes a thousand-fold (at this rate).")
     else:
         cols[0].metric("per step back", "n/a")
         cols[1].metric("1000-fold change", "n/a")
     if cfg.cell == "rnn":
-        from rnnlab import theory
         sg = a.sigma_max * theory.gamma(cfg.act)
         cols[2].metric("σ_max·γ", f"{sg:.3g}", help="Largest singular value of W_hh times the "
                        "activation's largest slope. Below 1 vanishing is guaranteed; above 1 exploding "
@@ -169,23 +172,25 @@ def status(v: runner.RunView) -> None:
                     "(the server trains a few runs at a time).")
     elif v.state == runner.RUNNING:
         st.progress(v.fraction, text=f"Training: step {done} of {steps} · {v.elapsed:.1f} s")
-    elif v.state == runner.DONE:
-        s = v.result.summary
-        st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s · final loss "
-                    f"{s['final_loss']:.4g} (baseline {s['baseline_loss']:.4g})")
     elif v.state == runner.STOPPED and v.result is None:
         st.info("Stopped before training started.", icon=":material/stop:")
-    elif v.state == runner.STOPPED:
-        st.progress(v.fraction, text=f"Stopped at step {done} of {steps}; what was trained is kept.")
-    elif v.state == runner.DIVERGED:
-        s = v.result.summary
-        what = {"loss": "the loss", "gradient": "the gradient", "weights": "the weights"}.get(
-            s.get("nonfinite"), s.get("nonfinite") or "a value")
-        st.error(f"**Diverged at step {s['diverged_at']}**: {what} became non-finite (inf or NaN). "
-                 "The charts show everything up to that point. Try gradient clipping, a smaller learning "
-                 "rate or a smaller ρ.", icon=":material/warning:")
     elif v.state == runner.FAILED:
         st.error(f"Training failed: {v.error}", icon="🚫")
+    elif v.result is not None:
+        if v.state == runner.DONE:
+            st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s")
+        elif v.state == runner.STOPPED:
+            st.progress(v.fraction, text=f"Stopped at step {done} of {steps}; what was trained is kept.")
+        verdict_box(v.result.verdict)
+
+
+def verdict_box(vd: Verdict) -> None:
+    """Whether the run learned, in the colour of its case, with the advice that fits it."""
+    box = {LEARNED: st.success, NOT_LEARNED: st.warning, WORSE: st.warning, DIVERGED: st.error}.get(
+        vd.kind, st.info)
+    icon = {LEARNED: ":material/check_circle:", DIVERGED: ":material/warning:"}.get(
+        vd.kind, ":material/info:")
+    box(f"**{vd.headline}**" + (f" {vd.advice}" if vd.advice else ""), icon=icon)
 
 
 def charts(v: runner.RunView, view: View) -> None:
@@ -196,10 +201,19 @@ def charts(v: runner.RunView, view: View) -> None:
     div_update = None
     if diverged_at is not None and len(m):
         div_update = int(m["update"].iloc[-1])
+    if res is not None and not _any_finite(m, ("seq_loss", "grad_norm")):
+        st.caption("No finite loss or gradient to draw: the run overflowed in its first forward pass. "
+                   "The heatmap below shows why: the products of Jacobians at initialisation.")
+        snapshots(res, view)
+        downloads(res)
+        return
+    # a stopped or diverged run ends where it ended, not at the planned last step
+    end = res.summary.get("steps_done", cfg.steps) if res is not None and (
+        diverged_at is not None or res.summary.get("stopped_early")) else cfg.steps
     c1, c2 = st.columns(2, gap="medium")
     with c1:
         fig = figures.loss_figure(figures.per_step(m), baseline=res.summary["baseline_loss"] if res else None,
-                                  final_loss=res.summary["final_loss"] if res else None, steps=cfg.steps,
+                                  final_loss=res.summary["final_loss"] if res else None, steps=end,
                                   diverged_at=diverged_at, title="Loss")
         chart(fig, "loss", key="lab.loss")
     with c2:
@@ -210,7 +224,7 @@ def charts(v: runner.RunView, view: View) -> None:
     with c1:
         if res is not None and res.arrays["grad_time"].size:
             fig = figures.grad_time_figure(res.arrays["grad_time"], tbptt=cfg.tbptt,
-                                           updates=res.metrics["update"].to_numpy(),
+                                           steps=res.metrics["step"].to_numpy(),
                                            title="Temporal gradient profile ‖∂L/∂h<sub>k</sub>‖")
             chart(fig, "grad-time", key="lab.gradtime")
         else:
@@ -229,6 +243,12 @@ def charts(v: runner.RunView, view: View) -> None:
         return
     snapshots(res, view)
     downloads(res)
+
+
+def _any_finite(m, columns) -> bool:
+    """Whether any of these metrics columns holds a finite value (a run that overflowed at its first
+    forward pass has none: its charts would be empty axes)."""
+    return any(c in m and np.isfinite(m[c].to_numpy(float)).any() for c in columns)
 
 
 def snapshots(res, view: View) -> None:
@@ -251,6 +271,10 @@ def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, view: View) -> None
                                        color_range=view.ui.get("crange", "fixed"),
                                        title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
         chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
+        f = measure.factor(measure.decay_slope(jac)) if np.isfinite(jac).any() else math.nan
+        if math.isfinite(f):
+            st.caption(f"Per step back at step {step}: ×{f:.3g} (the slope of this map's lag profile, "
+                       "read as at initialisation above).")
     with c2:
         fig = figures.eigen_figure(eigvals, title=f"Eigenvalues of W<sub>hh</sub> at step {step}")
         chart(fig, f"eigenvalues-step-{step}", key="lab.snapeig")

@@ -29,8 +29,10 @@ from urllib.parse import urlencode, urlsplit
 
 import streamlit as st
 
+from rnnlab import tasks
 from rnnlab.config import FIELD, FIELDS, GROUPS, KEYS, Field, RunConfig, cap, default_values, format_value
 from rnnlab.presets import PRESETS
+from rnnlab.presets import resolve as resolve_preset
 
 PRESET, HIDE = "preset", "hide"  # URL parameters besides the config keys
 CFG, UI = "cfg.", "ui."  # widget key prefixes
@@ -39,6 +41,7 @@ _NOTICES = "_url_notices"
 _BASE = "_preset_base"
 _HIDDEN = "_hidden_keys"
 _SEEDED_CFG = "_seeded_cfg"
+_LOCK = "_lock"  # what a locked link (hide=) set: it holds whatever the person does afterwards
 
 
 # UI-only settings (not part of a run, but part of the view, hence of the URL): same Field table.
@@ -91,7 +94,8 @@ def parse_url(params: dict[str, str]) -> tuple[RunConfig, dict[str, Any], str | 
     name = params.get(PRESET, "").strip() or None
     base = RunConfig.from_dict({})
     if name is not None:
-        if name in PRESETS:
+        if resolve_preset(name) is not None:
+            name = resolve_preset(name)
             base = PRESETS[name].config()
         else:
             notices.append(f"preset: {name!r} is not a preset (allowed: one of {', '.join(PRESETS)}) "
@@ -120,8 +124,43 @@ def parse_url(params: dict[str, str]) -> tuple[RunConfig, dict[str, Any], str | 
     return cfg, ui, name, frozenset(hidden), notices
 
 
+@dataclass(frozen=True)
+class Lock:
+    """The values a locked link set for its hidden controls (and the preset, if `preset` is hidden).
+
+    Made when the first link of a session carries `hide=`; from then on every way of changing the
+    settings (a later link from the app itself, the sidebar's preset picker, the Compare page's remedy
+    pairs) applies these values on top, so hidden controls stay as the link set them.
+    """
+
+    keys: frozenset[str]
+    values: dict[str, Any]  # config and UI keys among `keys` -> the link's value
+    preset: str | None  # the link's preset, used when "preset" is among `keys`
+
+    def apply(self, cfg: RunConfig, ui: dict[str, Any], name: str | None
+              ) -> tuple[RunConfig, dict[str, Any], str | None]:
+        locked_cfg = {k: v for k, v in self.values.items() if k in FIELD}
+        if locked_cfg:
+            cfg, _ = RunConfig.from_lenient(locked_cfg, base=cfg)
+        ui = {**ui, **{k: v for k, v in self.values.items() if k in UI_FIELD}}
+        return cfg, ui, (self.preset if PRESET in self.keys else name)
+
+
+def lock() -> Lock | None:
+    """This session's lock, if its link hid some controls."""
+    return st.session_state.get(_LOCK)
+
+
 def _seed(params: dict[str, str]) -> None:
     cfg, ui, name, hidden, notices = parse_url(params)
+    held = lock()
+    if held is not None:  # a lock outlives every later URL of the session
+        cfg, ui, name = held.apply(cfg, ui, name)
+        hidden = hidden | held.keys
+    elif hidden:
+        values = {k: getattr(cfg, k) for k in hidden if k in FIELD}
+        values.update({k: ui[k] for k in hidden if k in UI_FIELD})
+        st.session_state[_LOCK] = Lock(hidden, values, name)
     set_controls(cfg, ui)
     st.session_state[_BASE] = name
     st.session_state[UI + PRESET] = name or ""
@@ -172,6 +211,9 @@ def _on_change() -> None:
 def _load_preset() -> None:
     name = st.session_state.get(UI + PRESET) or None
     cfg = PRESETS[name].config() if name else RunConfig.from_dict({})
+    held = lock()
+    if held is not None:  # the preset fills every control but the locked ones
+        cfg, _, _ = held.apply(cfg, {}, name)
     set_controls(cfg)
     st.session_state[_BASE] = name
     st.session_state[_NOTICES] = []
@@ -184,6 +226,8 @@ def _widget(f: Field, disabled: bool, why: str) -> Any:
     key = CFG + f.key if f.key in FIELD else UI + f.key
     label = f.label or f.key
     help_text = f"{f.help}  \n`{f.key}` in the URL" + (f"  \n*Disabled: {why}.*" if disabled else "")
+    if f.key == "task":  # one line per task: what it asks, and its baseline
+        help_text += "".join(f"  \n- {tasks.describe(t, _current('seq_len'))}" for t in tasks.TASKS)
     current = st.session_state.get(key, f.default)
     common = dict(key=key, help=help_text, disabled=disabled, on_change=_on_change)
     if f.choices:
@@ -204,6 +248,14 @@ def _widget(f: Field, disabled: bool, why: str) -> Any:
     return st.number_input(label, min_value=float(lo) if lo is not None else None,
                            max_value=float(hi) if hi is not None else None, value=float(current),
                            step=STEP.get(f.key, 0.01), format="%g", **common)
+
+
+def task_line(task: str, seq_len: Any) -> str:
+    """What the chosen task asks and its baseline at this length (one line under the Task control)."""
+    try:
+        return tasks.describe(task, int(seq_len))
+    except (ValueError, TypeError):  # a value the controls will correct on this run
+        return tasks.describe(FIELD["task"].default, FIELD["seq_len"].default)
 
 
 def preset_picker() -> None:
@@ -233,6 +285,8 @@ def controls() -> View:
                 cond = APPLIES.get(f.key)
                 off = cond is not None and _current(cond[0]) not in cond[1]
                 _widget(f, off, cond[2] if cond else "")
+                if f.key == "task":
+                    st.caption(task_line(_current("task"), _current("seq_len")))
     locked = [k for k in KEYS if k in hidden]
     if locked:
         st.caption("🔒 Set by the link: " + ", ".join(f"`{k}`" for k in locked))

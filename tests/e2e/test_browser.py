@@ -79,10 +79,26 @@ def test_lab_at_defaults_shows_the_heatmap(server, page):
 
 def test_preset_link_sets_the_controls(server, page):
     open_app(page, server, "/?preset=exploding-clipped&seq_len=30")
-    assert number_input(page, "Spectral radius rho").input_value() == "1.6"
+    assert number_input(page, "Spectral radius rho").input_value() == "2"
     assert float(number_input(page, "Clip threshold").input_value()) == 1.0
     assert number_input(page, "Sequence length T").input_value() == "30"
     assert exceptions(page) == 0
+
+
+def test_locked_link_holds_when_the_student_picks_a_preset(server, page):
+    open_app(page, server, "/?act=sigmoid&rho=0.9&hide=rho,act&seq_len=20&hidden=8")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    assert number_input(page, "Spectral radius rho").count() == 0  # hidden by the link
+    sidebar.get_by_role("combobox", name="Preset").click()
+    page.get_by_role("option", name="Exploding gradients, no clipping").click()
+    wait_for(lambda: query(page).get("preset") == "exploding", what="the preset in the URL")
+    wait_idle(page)
+    q = query(page)
+    assert (q.get("act"), q.get("rho")) == ("sigmoid", "0.9") and set(q["hide"].split(",")) == {"rho", "act"}
+    assert "seq_len" not in q and "hidden" not in q  # the preset's other settings did apply
+    caption = page.locator('[data-testid="stMain"]').get_by_text("rnn (sigmoid)").first.inner_text()
+    assert "ρ = 0.9" in caption and "task sine" in caption
+    assert "Set by the link" in sidebar.inner_text() and exceptions(page) == 0
 
 
 def test_changing_rho_changes_the_url_and_the_heatmap(server, page):

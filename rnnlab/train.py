@@ -27,6 +27,7 @@ from .verdict import judge
 EVAL_BATCH = 128
 OnUpdate = Callable[[dict[str, Any]], Any]
 OnSnapshot = Callable[[int, dict[str, Any]], Any]
+OnRow = Callable[[dict[str, Any], np.ndarray], Any]
 
 
 @dataclass
@@ -54,6 +55,12 @@ def setup(cfg: RunConfig) -> Setup:
     return Setup(cfg, task, model, probe.x, eval_batch, np.random.default_rng(seeds[2]))
 
 
+def probe_of(cfg: RunConfig) -> np.ndarray:
+    """The probe sequence (L, I) that setup(cfg) draws, without building the network."""
+    seeds = np.random.SeedSequence(cfg.seed).spawn(3)
+    return make_task(cfg.task, cfg.seq_len).sample(np.random.default_rng(seeds[0]), 1).x[:, 0].numpy()
+
+
 # ---- diagnostics on the probe sequence ---------------------------------------------------------
 
 def step_jacobians(model: RecurrentNet, probe_x: torch.Tensor) -> tuple[torch.Tensor, float]:
@@ -69,19 +76,29 @@ def step_jacobians(model: RecurrentNet, probe_x: torch.Tensor) -> tuple[torch.Te
     return J.detach(), float("nan")
 
 
-def snapshot(model: RecurrentNet, probe_x: torch.Tensor, norm: str, **heatmap_kw) -> dict[str, Any]:
-    """The heatmap, the recurrent weights and their eigenvalues at the current weights."""
-    J, q = step_jacobians(model, probe_x)
+def snapshot(model: RecurrentNet, probe_x: torch.Tensor, norm: str, heatmap: bool = True,
+             **heatmap_kw) -> dict[str, Any]:
+    """The heatmap, the recurrent weights and their eigenvalues at the current weights.
+
+    heatmap=False skips the Jacobian products (a server's budget refused them): the heatmap is NaN.
+    """
     L = probe_x.shape[0]
     W = model.recurrent_matrix().detach().double().numpy()
+    if not heatmap:
+        J, q = torch.full((1, 1, 1), float("nan")), float("nan")
+    else:
+        J, q = step_jacobians(model, probe_x)
     how = None  # how the heatmap was computed (None: nothing to measure)
-    if torch.isfinite(J).all() and np.isfinite(W).all():
+    if heatmap and torch.isfinite(J).all() and np.isfinite(W).all():
         hm = jacobian.heatmap(J, norm=norm, **heatmap_kw)
         values, complete, eig = hm.values, hm.complete, np.linalg.eigvals(W)
         how = {"method": hm.method, "dtype": hm.dtype, "certified": hm.certified, "exact": hm.exact}
-    else:  # weights went non-finite (a diverged run): nothing to measure, keep the shapes
+    elif heatmap:  # weights went non-finite (a diverged run): nothing to measure, keep the shapes
         values, complete = np.full((L, L), np.nan), False
         eig = np.full(W.shape[0], np.nan, dtype=np.complex128)
+    else:
+        values, complete = np.full((L, L), np.nan), False
+        eig = np.linalg.eigvals(W) if np.isfinite(W).all() else np.full(W.shape[0], np.nan, np.complex128)
     snap = {"jacobian": values, "eigvals": eig, "preact_var": q, "complete": complete, "how": how}
     for name, p in model.named_parameters():
         if not name.startswith(("W_hy", "b_y")):
@@ -207,14 +224,25 @@ def chunks(L: int, window: int) -> list[tuple[int, int]]:
 
 # ---- the run -----------------------------------------------------------------------------------
 
+STOP_SNAPSHOT_S = 1.0
+"""After a Stop, the last snapshot's heatmap gets this long; rows it does not reach stay NaN (the
+snapshot says it is incomplete), so Stop takes effect within about a second at any size."""
+
+
 def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable[[], bool] | None = None,
-        on_snapshot: OnSnapshot | None = None) -> RunResult:
+        on_snapshot: OnSnapshot | None = None, *, on_row: OnRow | None = None,
+        max_columns: int | None = None, heatmaps: bool = True) -> RunResult:
     """Train `cfg.steps` minibatches and record everything DESIGN.md lists.
 
     on_update(record) is called after every optimizer update with a small dict; returning True stops
-    the run (partial results kept). should_stop() is polled too (for a Stop button).
-    on_snapshot(step, {"jacobian", "eigvals"}) is called as each snapshot is taken, so a live view can
-    draw the heatmap before the run ends; the arrays are the ones the result will hold.
+    the run (partial results kept). should_stop() is polled too (for a Stop button), also inside a
+    snapshot's heatmap, row by row.
+    on_snapshot(step, snap) is called as each snapshot is taken (snap holds "jacobian", "eigvals", the
+    weights and what the result keeps of it), so a live view can draw the heatmap before the run ends.
+    on_row(row, profile) gets every update's full metrics row and its temporal gradient profile (L,),
+    so a caller can rebuild a partial result if it has to end the run from outside (ui.worker).
+    max_columns, heatmaps: the snapshots' heatmaps compute at most max_columns columns k
+    (jacobian.heatmap's max_size; a server's budget, rnnlab.budget), or none (heatmaps=False).
     """
     t_start = time.perf_counter()
     s = setup(cfg)
@@ -234,11 +262,12 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
     diverged_at, nonfinite, stopped = None, None, False
     update = 0
 
-    def take(at: int) -> None:
-        snap = snapshot(model, s.probe_x, cfg.norm)
+    def take(at: int, deadline: float | None = None) -> None:
+        stop = should_stop if deadline is None else (lambda: time.perf_counter() > deadline)
+        snap = snapshot(model, s.probe_x, cfg.norm, heatmap=heatmaps, max_size=max_columns, should_stop=stop)
         snaps.append((at, snap))
         if on_snapshot is not None:
-            on_snapshot(at, {"jacobian": snap["jacobian"], "eigvals": snap["eigvals"]})
+            on_snapshot(at, snap)
 
     for step in range(cfg.steps + 1):
         if step in snap_steps:
@@ -256,6 +285,8 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
             rows.append(r)
             grad_time.append(prof)
             update += 1
+            if on_row is not None:
+                on_row(r, prof)
             if on_update is not None and on_update(progress_record(r, cfg)) is True:
                 stopped = True
         if diverged_at is not None:
@@ -264,7 +295,7 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
             break
         if stopped or (should_stop is not None and should_stop()):
             stopped = True
-            take(step + 1)
+            take(step + 1, deadline=time.perf_counter() + STOP_SNAPSHOT_S)
             break
 
     final_loss = evaluate(model, task, s.eval_batch, cfg) if diverged_at is None else float("nan")
@@ -280,6 +311,8 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
         "versions": versions(),
         "heatmap": heatmap_provenance(cfg.norm, [snap for _, snap in snaps]),
     }
+    if not heatmaps or max_columns is not None:  # a budget acted: say so (absent otherwise)
+        summary["heatmap"].update(computed=heatmaps, max_columns=max_columns)
     summary["verdict"] = judge(summary).as_dict()
     return RunResult.build(cfg, rows, grad_time, snaps, s.probe_x[:, 0].numpy(), summary, model.cell)
 

@@ -10,7 +10,8 @@ predictor that ignores the inputs, `Task.baseline`):
 - **diverged**: a value went non-finite; where (the step) and in which pass: the *forward* pass (the
   network's activity overflowed: no gradient was involved, so clipping cannot help), the *backward*
   pass (the gradient overflowed), or the *update* (the new weights overflowed);
-- **not trained**: steps = 0, or stopped before the first update.
+- **not trained**: steps = 0, or stopped before the first update;
+- **stopped**: ended from outside before the final evaluation (a server ended its process).
 
 `judge(summary)` reads only what summary.json holds, so an exported run is judged the same way.
 """
@@ -27,8 +28,8 @@ sequences the baseline itself is only an expectation, and a few percent below it
 output's mean (or chance) gives without using the inputs."""
 
 LEARNED, NOT_LEARNED, WORSE = "learned", "not learned", "worse"
-DIVERGED, NOT_TRAINED = "diverged", "not trained"
-KINDS = (LEARNED, NOT_LEARNED, WORSE, DIVERGED, NOT_TRAINED)
+DIVERGED, NOT_TRAINED, STOPPED = "diverged", "not trained", "stopped"
+KINDS = (LEARNED, NOT_LEARNED, WORSE, DIVERGED, NOT_TRAINED, STOPPED)
 
 # summary["nonfinite"] (what went non-finite first) -> the pass in which it happened
 STAGE = {"loss": "forward", "gradient": "backward", "weights": "update"}
@@ -61,7 +62,11 @@ def judge(summary: dict[str, Any]) -> Verdict:
         return _diverged(int(summary["diverged_at"]), summary.get("nonfinite"))
     final, base = summary.get("final_loss"), summary.get("baseline_loss")
     stopped = bool(summary.get("stopped_early"))
-    if not summary.get("updates") or final is None or base is None or not math.isfinite(final):
+    evaluated = final is not None and base is not None and math.isfinite(final)
+    if stopped and summary.get("updates") and not evaluated:
+        return Verdict(STOPPED, f"Stopped at step {summary.get('steps_done', '?')}, before the final "
+                       "evaluation: the curves show what was trained, but there is no final loss to judge.")
+    if not summary.get("updates") or not evaluated:
         return Verdict(NOT_TRAINED, "Not trained: no update was made, so there is no learning to judge.")
     ratio = final / base
     where = f"final loss {final:.3g} against the baseline {base:.3g}"

@@ -12,7 +12,8 @@ BASE = {"baseline_loss": 0.2, "updates": 10, "diverged_at": None, "nonfinite": N
 
 
 @pytest.mark.parametrize("final, kind", [
-    (0.02, LEARNED), (0.2 * (1 - LEARN_MARGIN) - 1e-9, LEARNED), (0.2 * (1 - LEARN_MARGIN) + 1e-9, NOT_LEARNED),
+    (0.02, LEARNED), (0.2 * (1 - LEARN_MARGIN) - 1e-9, LEARNED),
+    (0.2 * (1 - LEARN_MARGIN) + 1e-9, NOT_LEARNED),
     (0.2, NOT_LEARNED), (0.2 * (1 + LEARN_MARGIN), NOT_LEARNED), (0.2 * (1 + LEARN_MARGIN) + 1e-9, WORSE),
     (5.0, WORSE),
 ])

@@ -7,13 +7,19 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
+import threading
 from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, analyse, jacobian, measure, theory
+from rnnlab import RunConfig, analyse, budget, jacobian, measure, theory
+
+from . import runner
+
+log = logging.getLogger("rnnlab.ui")
 
 AUTO_MAX_LEN = 300  # beyond these the at-init view waits for a click (the engine's cost per row
 AUTO_MAX_STATE = 128  # grows fast with the state size: H = 512 takes minutes on 2 cores)
@@ -85,7 +91,11 @@ def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float
 @st.cache_data(max_entries=64, show_spinner=False)
 def _at_init(cfg_json: str, max_size: int | None) -> InitView:
     cfg = RunConfig.from_dict(json.loads(cfg_json))
-    a = analyse(cfg, max_size=max_size)
+    return view_of(cfg, analyse(cfg, max_size=max_size))
+
+
+def view_of(cfg: RunConfig, a: dict) -> InitView:
+    """What the pages draw, from rnnlab.analyse's dict (computed here or in a child process)."""
     hm = a["jacobian"]
     lags, mean, lo, hi = theory.lag_profile(hm)
     T = hm.shape[0]
@@ -157,3 +167,181 @@ def decay_profile(cfg: RunConfig) -> tuple[float, list[float]]:
 
 def decay_cached(cfg: RunConfig) -> bool:
     return init_config(cfg).to_json() in _MEASURED
+
+
+# ---- views too large to redraw on every change: a click, the server's budget, a child process ----------
+
+MAX_VIEWS_ENV = "RNNLAB_MAX_VIEWS"
+VIEW_GATE = runner.FifoGate(max(1, int(runner.env_int(MAX_VIEWS_ENV, 1))))
+"""Large at-init views computed at once on this server (each in its own process, within
+rnnlab.budget's memory budget); the others wait their turn, like trainings."""
+_JOBS = "_view_jobs"  # this session's large views: key -> ViewJob
+_DONE: dict[tuple[str, int | None], InitView] = {}  # finished large views, shared by every session
+_DONE_MAX = 8
+MAX_JOBS = 2  # per session: starting a third stops the oldest (Compare computes A and B)
+
+
+@dataclass
+class ViewJob:
+    """One large at-init view, computed in a child process (ui.worker.view) once the view gate admits
+    it. Thread-safe enough for a fragment that polls it: state, fraction, result and error are only
+    ever replaced, never mutated."""
+
+    cfg: RunConfig
+    max_size: int | None
+    session: str | None
+    ticket: int = field(default_factory=lambda: next(runner._tickets))
+    state: str = runner.QUEUED
+    fraction: float = 0.0
+    result: InitView | None = None
+    error: str = ""
+    _stop: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    @property
+    def key(self) -> str:
+        return key(self.cfg)
+
+    @property
+    def active(self) -> bool:
+        return self.state in runner.ACTIVE
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def start(self) -> ViewJob:
+        threading.Thread(target=self._main, name=f"rnnlab-view-{self.ticket}", daemon=True).start()
+        runner.watch(self)
+        return self
+
+    def _main(self) -> None:
+        if not VIEW_GATE.acquire(self.ticket, self._stop.is_set):
+            self.state = runner.STOPPED
+            return
+        try:
+            self.state = runner.RUNNING
+            a = self._compute()
+            if a is None:
+                self.state = runner.STOPPED
+                return
+            view = view_of(self.cfg, a)
+            _remember((self.key, self.max_size), view)
+            self.result, self.state = view, runner.DONE
+        except Exception as e:  # noqa: BLE001 - shown to the person as a message
+            log.exception("at-init view failed")
+            self.error, self.state = str(e) or type(e).__name__, runner.FAILED
+        finally:
+            VIEW_GATE.release(self.ticket)
+
+    def _compute(self) -> dict | None:
+        """rnnlab.analyse in a child process; None when stopped (the process is ended at once)."""
+        from . import worker
+
+        ctx = runner.mp_context()
+        recv, send = ctx.Pipe(duplex=False)
+        stop = ctx.Event()
+        proc = ctx.Process(target=worker.view, args=(self.cfg.to_json(), self.max_size, send, stop),
+                           daemon=True, name=f"rnnlab-view-{self.ticket}")
+        proc.start()
+        send.close()
+        try:
+            while True:
+                if self._stop.is_set():
+                    return None  # a view has nothing worth keeping half-done: end the process now
+                if not recv.poll(0.1):
+                    continue
+                try:
+                    kind, payload = recv.recv()
+                except EOFError:
+                    raise runner.TrainingError("the process computing the view ended unexpectedly "
+                                               f"(exit code {proc.exitcode})") from None
+                if kind == "progress":
+                    self.fraction = float(payload)
+                elif kind == "result":
+                    return payload
+                else:
+                    raise runner.TrainingError(payload)
+        finally:
+            recv.close()
+            if proc.is_alive():
+                proc.kill()
+            proc.join(5)
+
+
+def _remember(k: tuple[str, int | None], view: InitView) -> None:
+    _DONE[k] = view
+    while len(_DONE) > _DONE_MAX:
+        _DONE.pop(next(iter(_DONE)))
+
+
+def _start_job(cfg: RunConfig, max_size: int | None) -> None:
+    jobs: dict[str, ViewJob] = st.session_state.setdefault(_JOBS, {})
+    old = jobs.pop(key(cfg), None)
+    if old is not None:
+        old.stop()
+    running = [k for k, j in jobs.items() if j.active]
+    for k in running[: max(0, len(running) - MAX_JOBS + 1)]:  # keep at most MAX_JOBS at once
+        jobs.pop(k).stop()
+    jobs[key(cfg)] = ViewJob(init_config(cfg), max_size, runner.session_id()).start()
+
+
+def _stop_job(k: str) -> None:
+    job = st.session_state.get(_JOBS, {}).get(k)
+    if job is not None:
+        job.stop()
+
+
+def init_view(cfg: RunConfig, where: str, label: str = "This network") -> InitView | None:
+    """The view at initialisation of cfg, for any page.
+
+    Small views (automatic) are computed at once and cached. A larger one is planned against the
+    server's budget (rnnlab.budget: refused with what would fit, or fewer columns k), waits for a
+    click, then runs in a child process behind the view gate while a progress bar shows; the page gets
+    None until it is ready and draws what does not need it. `where` keys the widgets, `label` names
+    the network in the messages ("A's network").
+    """
+    if automatic(cfg):
+        return at_init(cfg)
+    c = init_config(cfg)
+    plan = budget.plan_view(c)
+    if not plan.ok:
+        st.warning(plan.refused, icon=":material/memory:")
+        return None
+    done = _DONE.get((key(c), plan.columns))
+    if done is not None:
+        return done
+    job = st.session_state.get(_JOBS, {}).get(key(c))
+    if job is not None and job.state == runner.DONE and job.max_size == plan.columns:
+        return job.result
+    if job is not None and job.active:
+        _progress(key(c), where)
+        return None
+    n = measure.state_size(c)
+    st.info(f"{label} is large for an instant view (sequence length {c.seq_total}, state size {n}): its "
+            f"Jacobian products are about {plan.gflop:,.0f} GFLOP of work and {plan.mb:,.0f} MB of memory, "
+            f"computed in the background on this server. Views up to length {AUTO_MAX_LEN} and state size "
+            f"{AUTO_MAX_STATE} redraw by themselves." + (f" {plan.note}" if plan.note else ""),
+            icon=":material/hourglass_top:")
+    if job is not None and job.state == runner.FAILED:
+        st.error(f"The last attempt failed: {job.error}", icon="🚫")
+    st.button("Compute the view at initialisation", on_click=_start_job, args=(c, plan.columns),
+              key=f"{where}.compute", icon=":material/calculate:")
+    return None
+
+
+def _progress(k: str, where: str) -> None:
+    """A large view's progress, redrawn twice a second; a full rerun draws it when it is done."""
+
+    @st.fragment(run_every=0.5)
+    def panel() -> None:
+        job = st.session_state.get(_JOBS, {}).get(k)
+        if job is None or not job.active:
+            st.rerun()
+            return
+        ahead = VIEW_GATE.ahead(job.ticket) if job.state == runner.QUEUED else 0
+        text = (f"Waiting for the server: {ahead} view{'s' if ahead != 1 else ''} ahead of this one."
+                if job.state == runner.QUEUED else f"Computing the Jacobian products… {job.fraction:.0%}")
+        c1, c2 = st.columns([5, 1], vertical_alignment="center")
+        c1.progress(job.fraction, text=text)
+        c2.button("Stop", on_click=_stop_job, args=(k,), key=f"{where}.stopview", icon=":material/stop:")
+
+    panel()

@@ -418,6 +418,8 @@ def status(name: str, v: runner.RunView) -> None:
         st.progress(v.fraction, text=f"{tag}training: step {done} of {steps} · {v.elapsed:.1f} s")
     elif v.state == runner.FAILED:
         st.error(f"{name}: training failed — {v.error}", icon="🚫")
+    elif v.state == runner.REFUSED:
+        st.warning(f"{name}: not started — {v.error}", icon=":material/memory:")
     elif v.result is None:
         st.progress(0.0, text=f"{tag}stopped before training started")
     else:
@@ -467,7 +469,10 @@ def heatmap_row(view: View, hm_a: np.ndarray, hm_b: np.ndarray, ca: RunConfig, c
 def at_init(view: View, a: RunConfig, b: RunConfig) -> None:
     st.markdown("##### Jacobian heatmaps at initialisation")
     with st.spinner("Computing both networks at initialisation…"):
-        ia, ib = analysis.at_init(a), analysis.at_init(b)
+        ia = analysis.init_view(a, "cmp.a", "A's network")
+        ib = analysis.init_view(b, "cmp.b", "B's network")
+    if ia is None or ib is None:  # a large view waits for a click, computes, or is refused
+        return
     heatmap_row(view, ia.jacobian, ib.jacobian, a, b, "at init", key="cmp.init")
     if math.isfinite(ia.slope) and math.isfinite(ib.slope):
         fa, fb = 10 ** ia.slope, 10 ** ib.slope

@@ -32,27 +32,15 @@ def describe(cfg: RunConfig) -> str:
 
 # ---- at initialisation ----------------------------------------------------------------------------
 
-def _allow_big(key: str) -> None:
-    st.session_state["lab.big"] = key
-
-
 def at_init(view: View) -> None:
     cfg = view.cfg
     st.subheader("At initialisation", anchor="init")
     st.caption("How much a change in the hidden state at step k still moves the state at a later step t, "
                "before any training. Every control redraws this view.")
-    key = analysis.key(cfg)
-    if not analysis.automatic(cfg) and st.session_state.get("lab.big") != key:
-        n = cfg.hidden * (2 if cfg.cell == "lstm" else 1)
-        st.info(f"This network is large for an instant view (sequence length {cfg.seq_total}, state size "
-                f"{n}): the Jacobian products can take from several seconds to minutes on this server. "
-                f"Views up to length {analysis.AUTO_MAX_LEN} and state size {analysis.AUTO_MAX_STATE} redraw "
-                "by themselves.", icon=":material/hourglass_top:")
-        st.button("Compute the view at initialisation", on_click=_allow_big, args=(key,), key="lab.compute",
-                  icon=":material/calculate:")
-        return
     with st.spinner("Computing the Jacobian products…"):
-        a = analysis.at_init(cfg)
+        a = analysis.init_view(cfg, "lab")
+    if a is None:  # a large view: refused, waiting for a click, or computing in the background
+        return
     left, right = st.columns([1.08, 1], gap="medium")
     with left:
         fig = figures.jacobian_heatmap(a.jacobian, norm=cfg.norm, tbptt=cfg.tbptt,
@@ -176,6 +164,8 @@ def status(v: runner.RunView) -> None:
         st.info("Stopped before training started.", icon=":material/stop:")
     elif v.state == runner.FAILED:
         st.error(f"Training failed: {v.error}", icon="🚫")
+    elif v.state == runner.REFUSED:
+        st.warning(f"Not started: {v.error}", icon=":material/memory:")
     elif v.result is not None:
         if v.state == runner.DONE:
             st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s")
@@ -202,8 +192,12 @@ def charts(v: runner.RunView, view: View) -> None:
     if diverged_at is not None and len(m):
         div_update = int(m["update"].iloc[-1])
     if res is not None and not _any_finite(m, ("seq_loss", "grad_norm")):
-        st.caption("No finite loss or gradient to draw: the run overflowed in its first forward pass. "
-                   "The heatmap below shows why: the products of Jacobians at initialisation.")
+        if diverged_at is not None:
+            st.caption("No finite loss or gradient to draw: the run overflowed in its first update. The "
+                       "heatmap below shows why: the products of Jacobians at initialisation.")
+        else:
+            st.caption("The run ended before its first update: nothing to draw but the network it started "
+                       "from.")
         snapshots(res, view)
         downloads(res)
         return

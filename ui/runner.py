@@ -38,12 +38,19 @@ from typing import Any, Protocol
 import pandas as pd
 import streamlit as st
 
-from rnnlab import RunConfig, RunResult
+from rnnlab import RunConfig, RunResult, budget
 from rnnlab import run as train_run
+from rnnlab.results import versions
+from rnnlab.tasks import make_task
+from rnnlab.train import progress_record
 
 QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
-DIVERGED, FAILED = "diverged", "failed"
+DIVERGED, FAILED, REFUSED = "diverged", "failed", "refused"
 ACTIVE = (QUEUED, RUNNING)
+STOP_GRACE_S = 1.5
+"""A Stop (or the end of the session) is honoured by the training process itself within this long
+(rnnlab.train polls it every update and every heatmap row); past it the process is ended and the
+run keeps what the process had sent (ui.worker sends every row and snapshot as it is made)."""
 
 
 class TrainingError(RuntimeError):
@@ -104,11 +111,16 @@ class FifoGate:
             return len(self._holders)
 
 
-def default_limit() -> int:
+def env_int(name: str, default: int) -> int:
+    """An integer from the environment; the default when unset or invalid."""
     try:
-        return max(1, int(os.environ.get("RNNLAB_MAX_CONCURRENT", "")))
+        return int(os.environ.get(name, ""))
     except ValueError:
-        return max(1, (os.cpu_count() or 2) // 2)
+        return default
+
+
+def default_limit() -> int:
+    return max(1, env_int("RNNLAB_MAX_CONCURRENT", max(1, (os.cpu_count() or 2) // 2)))
 
 
 GATE: Gate = FifoGate(default_limit())
@@ -222,7 +234,10 @@ class TrainingRun:
     state: str = QUEUED
     result: RunResult | None = None
     error: str | None = None
+    session: str | None = None  # the Streamlit session that started it: the run ends with it
     _records: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    _rows: list[tuple[dict[str, Any], Any]] = field(default_factory=list, repr=False)  # (row, profile)
+    _snaps: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)
     _snapshot: tuple[int, dict[str, Any]] | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -233,9 +248,14 @@ class TrainingRun:
     def start(self) -> TrainingRun:
         if self._thread is None:
             self._t0 = time.perf_counter()
+            refusal = budget.check_run(self.cfg)
+            if refusal:  # over this server's memory budget: never started
+                self.state, self.error, self._t1 = REFUSED, refusal, self._t0
+                return self
             self._thread = threading.Thread(target=self._main, name=f"rnnlab-run-{self.ticket}",
                                             daemon=True)
             self._thread.start()
+            watch(self)
         return self
 
     def stop(self) -> None:
@@ -272,6 +292,12 @@ class TrainingRun:
     def _on_snapshot(self, step: int, snap: dict[str, Any]) -> None:
         with self._lock:
             self._snapshot = (step, snap)
+            self._snaps.append((step, snap))
+
+    def _on_rows(self, rows: list[tuple[dict[str, Any], Any]]) -> None:
+        with self._lock:
+            self._rows.extend(rows)
+            self._records.extend(progress_record(r, self.cfg) for r, _ in rows)
 
     def _train_in_process(self) -> RunResult:
         from . import worker
@@ -283,21 +309,27 @@ class TrainingRun:
                            name=f"rnnlab-train-{self.ticket}")
         proc.start()
         send.close()  # the child holds the only write end: EOF when it exits
+        asked: float | None = None  # when the stop was passed on to the process
         try:
             while True:
-                if self._stop.is_set():
+                if self._stop.is_set() and asked is None:
                     stop.set()
+                    asked = time.perf_counter()
+                if asked is not None and time.perf_counter() - asked > STOP_GRACE_S:
+                    proc.kill()  # it did not honour the stop in time: keep what it sent
+                    return self._partial_result()
                 if not recv.poll(0.1):
                     continue
                 try:
                     kind, payload = recv.recv()
                 except EOFError:
                     proc.join(5)
+                    if asked is not None:
+                        return self._partial_result()
                     raise TrainingError(f"the training process ended unexpectedly "
-                                       f"(exit code {proc.exitcode})") from None
-                if kind == "records":
-                    with self._lock:
-                        self._records.extend(payload)
+                                        f"(exit code {proc.exitcode})") from None
+                if kind == "rows":
+                    self._on_rows(payload)
                 elif kind == "snapshot":
                     self._on_snapshot(*payload)
                 elif kind == "result":
@@ -310,6 +342,29 @@ class TrainingRun:
             if proc.is_alive():
                 proc.kill()
 
+    def _partial_result(self) -> RunResult:
+        """A stopped run's result from what the process sent before it was ended: every finished
+        update's row and profile, every finished snapshot; no final evaluation (verdict "stopped")."""
+        from rnnlab.train import heatmap_provenance, probe_of, setup, snapshot
+        from rnnlab.verdict import judge
+
+        with self._lock:
+            rows = [dict(r) for r, _ in self._rows]
+            profiles = [p for _, p in self._rows]
+            snaps = list(self._snaps)
+        cfg = self.cfg
+        if not snaps:  # ended inside its first snapshot: keep the initial weights, without a heatmap
+            s = setup(cfg)
+            snaps = [(0, snapshot(s.model, s.probe_x, cfg.norm, heatmap=False))]
+        summary = {"final_loss": float("nan"), "baseline_loss": make_task(cfg.task, cfg.seq_len).baseline,
+                   "diverged_at": None, "nonfinite": None, "stopped_early": True,
+                   "steps_done": (rows[-1]["step"] + 1) if rows else 0, "updates": len(rows),
+                   "wall_time_s": time.perf_counter() - self._t0, "versions": versions(),
+                   "heatmap": heatmap_provenance(cfg.norm, [s for _, s in snaps])}
+        summary["verdict"] = judge(summary).as_dict()
+        cell = cfg.cell
+        return RunResult.build(cfg, rows, profiles, snaps, probe_of(cfg), summary, cell)
+
     def _main(self) -> None:
         if not GATE.acquire(self.ticket, self._stop.is_set):
             with self._lock:
@@ -320,8 +375,10 @@ class TrainingRun:
             with self._lock:
                 self.state = RUNNING
             if BACKEND == "thread":
+                plan = budget.plan_view(self.cfg)
                 result = train_run(self.cfg, on_update=self._on_update, should_stop=self._stop.is_set,
-                                   on_snapshot=self._on_snapshot)
+                                   on_snapshot=self._on_snapshot, max_columns=plan.columns,
+                                   heatmaps=plan.ok)
             else:
                 result = self._train_in_process()
             with self._lock:
@@ -350,10 +407,68 @@ def get_run(slot: str) -> TrainingRun | None:
 
 
 def start_run(slot: str, cfg: RunConfig, label: str = "") -> TrainingRun:
-    """Start a run in `slot`, stopping whatever run was there (one active run per slot)."""
+    """Start a run in `slot`, stopping whatever run was there (one active run per slot). The run
+    belongs to this browser session: it ends when the session does (watch)."""
     old = get_run(slot)
     if old is not None and old.active:
         old.stop()
-    run = TrainingRun(cfg, label=label).start()
+    run = TrainingRun(cfg, label=label, session=session_id()).start()
     st.session_state[slot] = run
     return run
+
+
+def session_id() -> str | None:
+    """The current Streamlit session's id (None outside a session, e.g. in scripts)."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    return ctx.session_id if ctx is not None else None
+
+
+# ---- runs end with their session -----------------------------------------------------------------------
+
+WATCH_S = 2.0
+_WATCHED: list[Any] = []  # active jobs (runs, views) that belong to a session
+_WATCH_LOCK = threading.Lock()
+_WATCHER: threading.Thread | None = None
+
+
+def session_alive(session: str) -> bool:
+    """Whether a session still exists: connected, or disconnected but kept for a reconnect (within
+    server.disconnectedSessionTTL). Outside a running Streamlit server every session counts as alive."""
+    from streamlit import runtime
+
+    if not runtime.exists():
+        return True
+    rt = runtime.get_instance()
+    mgr = getattr(rt, "_session_mgr", None)
+    if mgr is not None and hasattr(mgr, "get_session_info"):
+        return mgr.get_session_info(session) is not None  # looks in the reconnect storage too
+    return rt.is_active_session(session)
+
+
+def watch(job: Any) -> None:
+    """End `job` (anything with .session, .active and .stop()) when its session ends: a queued run
+    leaves the queue, a running one stops, and its slot goes to the next student."""
+    global _WATCHER
+    if job.session is None:
+        return
+    with _WATCH_LOCK:
+        _WATCHED.append(job)
+        if _WATCHER is None or not _WATCHER.is_alive():
+            _WATCHER = threading.Thread(target=_watch_loop, name="rnnlab-session-watch", daemon=True)
+            _WATCHER.start()
+
+
+def _watch_loop() -> None:
+    while True:
+        time.sleep(WATCH_S)
+        with _WATCH_LOCK:
+            jobs = [j for j in _WATCHED if j.active]
+            _WATCHED[:] = jobs
+        for job in jobs:
+            try:
+                if not session_alive(job.session):
+                    job.stop()
+            except Exception:  # noqa: BLE001 - a check that fails keeps the job, never the server down
+                traceback.print_exc()

@@ -92,14 +92,19 @@ def page(view: View) -> None:
                 f"charts use a vanilla {cfg.act} cell with the same ρ, size and seed.",
                 icon=":material/info:")
     with st.spinner("Computing the network at initialisation…"):
-        a = analysis.at_init(cfg)
+        a = analysis.init_view(cfg, "th")
     contents()
     chain(cfg)
-    eigen(cfg, a)
-    bound(cfg, a)
-    pascanu(cfg, a)
+    if a is not None:
+        eigen(cfg, a)
+        bound(cfg, a)
+        pascanu(cfg, a)
+    else:
+        st.caption("Sections 2 to 4 and 6 draw your network at initialisation: they appear here when its "
+                   "view is ready (above).")
     mean_field(cfg, view)
-    long_range(cfg, a)
+    if a is not None:
+        long_range(cfg, a)
     cliff()
     clipping()
 

@@ -62,10 +62,30 @@ def start_server(env_extra: dict[str, str] | None = None, port: int | None = Non
     raise RuntimeError("streamlit did not become healthy within 90 s")
 
 
+PIDS: dict[str, int] = {}  # server url -> its process id (memory checks read /proc/<pid>)
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants (training and view children), in MB."""
+    total, todo = 0.0, [pid]
+    while todo:
+        p = todo.pop()
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+            for task in Path(f"/proc/{p}/task").iterdir():
+                todo += [int(c) for c in (task / "children").read_text().split()]
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
 @pytest.fixture(scope="session")
 def server():
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     proc, url = start_server()
+    PIDS[url] = proc.pid
     yield url
     proc.terminate()
     try:

@@ -5,12 +5,13 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 from urllib.parse import parse_qs
 
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import ARTIFACTS, ROOT
+from conftest import ARTIFACTS, PIDS, ROOT, rss_mb, start_server
 from pw import chart, charts, exceptions, heatmap_signature, notices, wait_for, wait_idle
 
 TINY = "seq_len=20&hidden=8&steps=15&snapshots=2"
@@ -214,3 +215,56 @@ def test_hostile_links_render_with_a_notice_and_no_exception(server, page):
         if page.evaluate("() => window.__xss === true"):
             failures.append((q[:60], "script ran"))
     assert not failures, failures
+
+
+# ---- a class's server under load (issue 18) ---------------------------------------------------------
+
+def test_compare_link_at_the_caps_starts_no_unbudgeted_computation(server, page):
+    before = rss_mb(PIDS[server])
+    open_app(page, server, "/compare?hidden=512&seq_len=1000&b=cell:lstm&seed=77")
+    wait_for(lambda: "more than this server allows for one view" in page.content(), 60,
+             what="the refusal")
+    peak = before
+    for _ in range(20):  # 5 s: the at-init analyses used to climb by 1.6 GB every 5 s here
+        peak = max(peak, rss_mb(PIDS[server]))
+        page.wait_for_timeout(250)
+    assert peak - before < 400, (before, peak)
+    assert exceptions(page) == 0
+
+
+def test_a_heavy_run_stopped_mid_snapshot_ends_and_keeps_what_it_recorded(server, page):
+    # a snapshot of this size takes tens of seconds, one every other step: a Stop lands inside one
+    open_app(page, server, "/?hidden=192&seq_len=400&batch=32&steps=40&snapshots=20")
+    main_button(page, "Train").click()
+    wait_for(lambda: re.search(r"Training: step [1-9]", page.content()), 300, poll=0.5,
+             what="the first updates (after the first snapshot)")
+    page.wait_for_timeout(1000)
+    t = time.perf_counter()
+    main_button(page, "Stop").click()
+    assert wait_for(lambda: _final_status(page), 60, what="the run to stop") == "Stopped at step"
+    took = time.perf_counter() - t
+    wait_idle(page)
+    assert len(loss_curve(page)) >= 1  # what was trained is kept and drawn
+    assert took < 15, took  # about a second plus a redraw, not the minutes of a snapshot
+    assert exceptions(page) == 0
+
+
+def test_a_run_whose_tab_closes_is_ended(browser, tmp_path):
+    """A session kept for reconnecting only 3 s: its run must end soon after, not train on."""
+    proc, url = start_server({"RNNLAB_LOG_RUNS": "1", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "3"})
+    log = ARTIFACTS / f"server-{url.rsplit(':', 1)[1]}.log"
+    try:
+        ctx = browser.new_context()
+        pg = ctx.new_page()
+        pg.set_default_timeout(120_000)
+        pg.goto(url + "/?steps=5000&seq_len=100&hidden=64")
+        wait_idle(pg)
+        main_button(pg, "Train").click()
+        wait_for(lambda: "Training: step" in pg.content(), 120, what="training to start")
+        ctx.close()  # the student closes the tab
+        ended = wait_for(lambda: re.search(r"run \d+ stopped", log.read_text()), 60, poll=0.5,
+                         what="the run to end with its session")
+        assert ended
+    finally:
+        proc.terminate()
+        proc.wait(10)

@@ -199,8 +199,8 @@ def charts(v: runner.RunView, view: View) -> None:
     res = v.result
     diverged_at = res.summary.get("diverged_at") if res is not None else None
     div_update = None
-    if diverged_at is not None and len(m):
-        div_update = int(m["update"].iloc[-1])
+    if diverged_at is not None and len(m) and int(m["step"].iloc[-1]) == diverged_at:
+        div_update = int(m["update"].iloc[-1])  # not when only the final evaluation overflowed
     if res is not None and not _any_finite(m, ("seq_loss", "grad_norm")):
         st.caption("No finite loss or gradient to draw: the run overflowed in its first forward pass. "
                    "The heatmap below shows why: the products of Jacobians at initialisation.")

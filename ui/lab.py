@@ -13,6 +13,7 @@ from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
 from . import analysis, runner
 from .state import View
+from .text import plain
 
 SLOT = "lab.run"  # st.session_state key of the Lab's training run
 PNG = figures.plotly_config
@@ -175,7 +176,7 @@ def status(v: runner.RunView) -> None:
     elif v.state == runner.STOPPED and v.result is None:
         st.info("Stopped before training started.", icon=":material/stop:")
     elif v.state == runner.FAILED:
-        st.error(f"Training failed: {v.error}", icon="🚫")
+        st.error(f"Training failed: {plain(v.error)}", icon="🚫")
     elif v.result is not None:
         if v.state == runner.DONE:
             st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s")

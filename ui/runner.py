@@ -41,6 +41,8 @@ import streamlit as st
 from rnnlab import RunConfig, RunResult
 from rnnlab import run as train_run
 
+from . import errors
+
 QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
 DIVERGED, FAILED = "diverged", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -331,7 +333,8 @@ class TrainingRun:
         except Exception as e:  # noqa: BLE001 - shown to the person, never a traceback
             traceback.print_exc()
             with self._lock:
-                self.error = str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}"
+                # a line for the person; the traceback above went to the server log
+                self.error = str(e) if isinstance(e, TrainingError) else errors.message(e)
                 self.state = FAILED
         finally:
             self._t1 = time.perf_counter()

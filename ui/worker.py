@@ -2,7 +2,7 @@
 
 `train(cfg_json, conn, stop)` runs `rnnlab.run` and sends, over a one-way pipe:
 ("records", [record, ...]) at most every BATCH_S seconds, ("snapshot", (step, {"jacobian",
-"eigvals"})) as each snapshot is taken, then ("result", RunResult) or ("error", "Type: message").
+"eigvals"})) as each snapshot is taken, then ("result", RunResult) or ("error", a line for a person).
 `stop` (a multiprocessing Event) ends the run early, keeping what was trained. Running in its own
 process, training never competes with the app for the GIL.
 """
@@ -46,7 +46,12 @@ def train(cfg_json: str, conn, stop) -> None:
         flush()
         conn.send(("result", result))
     except Exception as e:  # noqa: BLE001 - reported to the app, which explains it
+        import traceback
+
+        from .errors import message
+
+        traceback.print_exc()  # the details, to the server's log (this process shares its stderr)
         flush()
-        conn.send(("error", f"{type(e).__name__}: {e}"))
+        conn.send(("error", message(e)))
     finally:
         conn.close()

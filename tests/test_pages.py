@@ -478,3 +478,23 @@ def test_error_boxes_say_what_happened_without_internals():
     text = at.error[0].value
     assert "KeyError" not in text and "secret" not in text and "server log" in text
     assert "\\[upload\\]" in text
+
+
+def test_error_messages_keep_our_words_and_drop_the_systems():
+    import io
+    import zipfile
+
+    from rnnlab.results import load_zip
+    from ui.errors import message
+
+    buf = io.BytesIO()
+    zipfile.ZipFile(buf, "w").close()
+    with pytest.raises(FileNotFoundError) as ours:
+        load_zip(buf.getvalue())
+    assert message(ours.value).startswith("zip: not a run export")
+    with pytest.raises(FileNotFoundError) as system:
+        open("/nonexistent/rnnlab/path")
+    with pytest.raises(ZeroDivisionError) as bug:
+        _ = 1 / 0
+    for e in (system.value, bug.value):
+        assert "nonexistent" not in message(e) and "Error" not in message(e) and "server log" in message(e)

@@ -31,7 +31,9 @@ def message(e: BaseException) -> str:
     if isinstance(e, MemoryError):
         return "This configuration needs more memory than the server has. Try a shorter sequence or a " \
                "smaller hidden size."
-    if isinstance(e, OSError):
+    if isinstance(e, OSError) and e.errno is None and _raised_in(e, OURS):
+        return _cut(str(e))  # raised with our words ("zip: not a run export (missing ...)")
+    if isinstance(e, OSError):  # the system's: it names server paths
         return "A file could not be read or written on the server. The details are in the server log."
     return "Something went wrong here. The details are in the server log."
 

@@ -23,13 +23,17 @@ COPY requirements.txt .
 RUN pip install --index-url https://download.pytorch.org/whl/cpu torch==2.13.0 \
  && pip install -r requirements.txt
 
+# The code belongs to root and is read-only (COPY writes root-owned files; chmod drops any write bit
+# the build context carried): the runtime user can run the app but not rewrite it. Its only writable
+# place is its home (HOME, and the caches Streamlit and torch put there); /tmp stays writable as usual.
 COPY app.py ./
 COPY .streamlit ./.streamlit
 COPY pages ./pages
 COPY ui ./ui
 COPY rnnlab ./rnnlab
-
-RUN useradd --create-home --uid 10001 rnnlab && chown -R rnnlab /app
+RUN chmod -R a-w,a+rX /app \
+ && useradd --create-home --uid 10001 rnnlab
+ENV HOME=/home/rnnlab XDG_CACHE_HOME=/home/rnnlab/.cache
 USER rnnlab
 
 EXPOSE 8501

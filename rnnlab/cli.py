@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from .config import FIELD, ConfigError, RunConfig
+from .config import FIELD, ConfigError, RunConfig, shorten
 from .presets import PRESETS, resolve
 
 
@@ -40,7 +40,7 @@ def parse_sets(items: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError("--set", f"{item!r} is not KEY=VALUE", "KEY=VALUE with a key of "
+            raise ConfigError("--set", f"{shorten(item)} is not KEY=VALUE", "KEY=VALUE with a key of "
                               + ", ".join(FIELD))
         out[key] = value
     return out
@@ -51,7 +51,7 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     if args.preset is not None:
         name = resolve(args.preset)
         if name is None:
-            raise ConfigError("preset", f"{args.preset!r} is unknown", "one of " + ", ".join(PRESETS))
+            raise ConfigError("preset", f"{shorten(args.preset)} is unknown", "one of " + ", ".join(PRESETS))
         values.update(PRESETS[name].settings)
     values.update(parse_sets(args.sets))
     return RunConfig.from_dict(values)

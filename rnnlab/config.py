@@ -88,7 +88,47 @@ class Field:
 
 
 def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else str(x)
+    """A bound or a checked number for a message: huge integers by their digits, floats in Python's
+    short form (1e+300, not its 301 digits)."""
+    if isinstance(x, int) and not isinstance(x, bool):
+        return _short_int(x)
+    x = float(x)
+    return str(int(x)) if x.is_integer() and abs(x) < 1e16 else repr(x)
+
+
+ECHO_MAX = 40  # characters of a person's value that a message repeats
+
+
+def shorten(raw: Any, limit: int = ECHO_MAX) -> str:
+    """A value as a message may repeat it: its repr, at most `limit` characters (then "…"); an integer
+    of more than 15 digits by its first four, its last and its length ("1000…0 (309 digits)"), since
+    Python refuses to write one of over 4300 digits. Never raises."""
+    if isinstance(raw, int) and not isinstance(raw, bool):
+        return _short_int(raw)
+    if isinstance(raw, str):
+        text = repr(raw[:limit + 1])  # repr of the whole of a 100 KB value would be wasted work
+        return text if len(raw) <= limit and len(text) <= limit + 2 else text[:limit + 1] + "…" + text[0]
+    try:
+        text = repr(raw)
+    except Exception:  # noqa: BLE001 - an object whose repr fails is named by its type
+        text = f"<{type(raw).__name__}>"
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _short_int(n: int) -> str:
+    if abs(n) < 10**15:
+        return str(n)
+    digits = _digits(abs(n))
+    head, last = abs(n) // 10 ** (digits - 4), abs(n) % 10
+    return f"{'-' if n < 0 else ''}{head}…{last} ({digits} digits)"
+
+
+def _digits(n: int) -> int:
+    """Decimal digits of n > 0 from its bit length (str() refuses beyond 4300 digits)."""
+    d = max(1, int((n.bit_length() - 1) * math.log10(2)))
+    while 10**d <= n:
+        d += 1
+    return d
 
 
 F = Field
@@ -99,8 +139,12 @@ FIELDS: tuple[Field, ...] = (
     F("act", str, "tanh", "Activation f of the vanilla cell; its largest slope gamma sets the norm bound.",
       "Network", choices=("tanh", "sigmoid", "relu", "linear"), label="Activation"),
     F("hidden", int, 64, "Hidden size H.", "Network", lo=2, capped=True, label="Hidden size"),
+    # rho >= 1e-30: the weights are float32, whose normal range ends at 1.2e-38. Below it numbers lose
+    # digits (subnormals) and then vanish: rho = 5e-324 makes W_hh exactly 0. At rho = 1e-30 an entry
+    # would have to be 1e-8 of the largest to leave that range, so the spectral radius stays exact to
+    # float32 rounding (the help text's promise) for every init and hidden size.
     F("rho", float, 1.0, "Spectral radius of W_hh at initialisation (exact).", "Network",
-      lo=0, lo_open=True, hi=10, label="Spectral radius rho"),
+      lo=1e-30, hi=10, label="Spectral radius rho"),
     F("init", str, "gaussian", "Recurrent init before scaling to rho.", "Network",
       choices=("gaussian", "orthogonal", "identity"), label="Recurrent init"),
     F("leak", float, 0.0, "Leaky integration: h_t = leak*h_{t-1} + (1-leak)*f(a_t).", "Network",
@@ -155,11 +199,25 @@ def parse_value(key: str, raw: Any) -> Any:
     Raises ConfigError naming the key and what is allowed. Upper caps are checked here too.
     """
     if key not in FIELD:
-        raise ConfigError(key, "unknown key", "one of " + ", ".join(KEYS))
+        raise _unknown(key)
     f = FIELD[key]
     value = _convert(f, raw)
     _check_range(f, value)
     return value
+
+
+def _unknown(key: Any) -> ConfigError:
+    name = key if isinstance(key, str) and len(key) <= ECHO_MAX else shorten(key)
+    return ConfigError(name, "unknown key", "one of " + ", ".join(KEYS))
+
+
+def _text(raw: Any, bad: ConfigError) -> str:
+    """str(raw), stripped and lower-case; `bad` when there is none (str() of an integer of over 4300
+    digits raises ValueError)."""
+    try:
+        return str(raw).strip().lower()
+    except Exception:  # noqa: BLE001 - any value without a text form is simply not valid
+        raise bad from None
 
 
 def _convert(f: Field, raw: Any) -> Any:
@@ -167,14 +225,14 @@ def _convert(f: Field, raw: Any) -> Any:
     if f.kind is bool:
         if isinstance(raw, bool):
             return raw
-        s = str(raw).strip().lower()
+        s = _text(raw, bad)
         if s in _TRUE:
             return True
         if s in _FALSE:
             return False
         raise bad
     if f.kind is str:
-        s = str(raw).strip().lower()
+        s = _text(raw, bad)
         if s not in f.choices:
             raise bad
         return s
@@ -187,7 +245,7 @@ def _convert(f: Field, raw: Any) -> Any:
             if math.isfinite(raw) and raw.is_integer():
                 return int(raw)
             raise bad
-        s = str(raw).strip()
+        s = _text(raw, bad)
         try:
             return int(s)
         except ValueError:
@@ -201,7 +259,7 @@ def _convert(f: Field, raw: Any) -> Any:
     # float
     try:
         x = float(raw) if not isinstance(raw, str) else float(raw.strip())
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int beyond float's range
         raise bad from None
     if not math.isfinite(x):
         raise bad
@@ -219,8 +277,7 @@ def _check_range(f: Field, value: Any) -> None:
 
 
 def _show(raw: Any) -> str:
-    s = repr(raw) if not isinstance(raw, str) else repr(raw.strip())
-    return s if len(s) <= 40 else s[:37] + "...'"
+    return shorten(raw.strip() if isinstance(raw, str) else raw)
 
 
 @dataclass(frozen=True)
@@ -256,7 +313,7 @@ class RunConfig:
             value = parse_value(f.key, getattr(self, f.key))
             object.__setattr__(self, f.key, value)  # normalised (e.g. int for "100")
         if self.tbptt > self.seq_len:
-            raise ConfigError("tbptt", f"{self.tbptt} is longer than seq_len={self.seq_len}",
+            raise ConfigError("tbptt", f"{_fmt(self.tbptt)} is longer than seq_len={self.seq_len}",
                               f"0 (full BPTT) or 1..{self.seq_len}")
         if self.omega > 0 and self.cell != "rnn":
             raise ConfigError("omega", f"the regulariser is defined for cell=rnn, not {self.cell}",
@@ -268,7 +325,7 @@ class RunConfig:
         """Strict: every key must be known and valid (strings are parsed). Missing keys take defaults."""
         unknown = [k for k in values if k not in FIELD]
         if unknown:
-            raise ConfigError(unknown[0], "unknown key", "one of " + ", ".join(KEYS))
+            raise _unknown(unknown[0])
         return cls(**{**default_values(), **{k: parse_value(k, v) for k, v in values.items()}})
 
     @classmethod

@@ -298,14 +298,21 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
             take(step + 1, deadline=time.perf_counter() + STOP_SNAPSHOT_S)
             break
 
-    final_loss = evaluate(model, task, s.eval_batch, cfg) if diverged_at is None else float("nan")
+    steps_done = (rows[-1]["step"] + 1) if rows else 0
+    final_loss = float("nan")
+    if diverged_at is None:
+        final_loss = evaluate(model, task, s.eval_batch, cfg)
+        if not math.isfinite(final_loss):
+            # The evaluation's forward pass overflowed: the network as it stands (at steps = 0, as
+            # initialised) diverges in the forward pass at the step it reached, and the verdict says so.
+            diverged_at, nonfinite = steps_done, "loss"
     summary = {
         "final_loss": final_loss,
         "baseline_loss": task.baseline,
         "diverged_at": diverged_at,
         "nonfinite": nonfinite,
         "stopped_early": stopped,
-        "steps_done": (rows[-1]["step"] + 1) if rows else 0,
+        "steps_done": steps_done,
         "updates": len(rows),
         "wall_time_s": time.perf_counter() - t_start,
         "versions": versions(),

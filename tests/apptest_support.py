@@ -40,3 +40,11 @@ def plotly_array(v) -> np.ndarray:
     if isinstance(v, list) and v and isinstance(v[0], list):
         return np.array([[np.nan if x is None else x for x in row] for row in v], dtype=float)
     return np.array([np.nan if x is None else x for x in np.ravel(v)], dtype=float).reshape(np.shape(v))
+
+
+def rendered(markdown: str) -> str:
+    """What a person reads of a Markdown body that ui.text.plain escaped: backslash escapes resolved,
+    the invisible word joiners dropped."""
+    import re
+
+    return re.sub(r"\\(.)", r"\1", markdown).replace("\u2060", "")

@@ -95,3 +95,25 @@ def test_cli_diverging_run_reports_instead_of_crashing(tmp_path):
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
     assert summary["diverged_at"] == 0
     assert summary["verdict"]["kind"] == "diverged" and summary["verdict"]["stage"] == "forward"
+
+
+@pytest.mark.parametrize("item,key", [
+    ("seed=" + "9" * 309, "seed"),
+    ("hidden=" + "9" * 5000, "hidden"),
+    ("steps=-" + "9" * 400, "steps"),
+    ("rho=1" + "0" * 400, "rho"),
+    ("act=\u202etanh\u0007[x](http://e.example/)", "act"),
+    ("seed=", "seed"),
+    ("x" * 5000 + "=1", "xxxx"),
+], ids=["seed-309", "hidden-5000", "steps-neg", "rho-1e400", "unicode", "empty", "long-key"])
+def test_cli_hostile_set_values_give_one_short_line(item, key):
+    p = cli("run", "--set", item, "--quiet")
+    assert p.returncode == 2, p.stderr[-2000:]
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in p.stderr, p.stderr[-2000:]
+    assert key in lines[0] and len(lines[0]) < 400
+
+
+def test_cli_long_set_and_preset_are_echoed_short():
+    p = cli("run", "--set", "y" * 5000, "--preset", "p" * 5000)
+    assert p.returncode == 2 and len(p.stderr.strip().splitlines()) == 1 and len(p.stderr) < 400

@@ -16,6 +16,8 @@ import pytest
 import torch
 from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on for this module
 from apptest_support import plotly_array as arr
+from hypothesis import given, settings
+from hypothesis import strategies as st_
 
 from rnnlab import RunConfig, analyse, preset_config, run, theory
 from rnnlab import compare_figures as cf
@@ -360,3 +362,38 @@ def test_compare_curves_line_up_on_training_steps_and_ends():
     assert loss["layout"]["yaxis"]["type"] == "log"  # a first spike of 100 must not flatten the rest
     finals = {t["name"]: arr(t["x"])[0] for t in loss["data"] if t["name"].endswith("final eval")}
     assert finals == {"A final eval": 4, "B final eval": 2}  # each marker where its run ended
+
+
+# ---- hostile b= values (issue 18) ---------------------------------------------------------------------
+
+_VALUE = st_.one_of(st_.text(max_size=20), st_.sampled_from(
+    ["9" * 309, "-" + "9" * 5000, "1e400", "nan", "5e-324", "![x](http://e.example/i.png)"]))
+_ITEM = st_.one_of(st_.text(max_size=30), st_.builds(
+    lambda k, v: f"{k}:{v}", st_.sampled_from(["seed", "rho", "hidden", "steps", "act", "tbptt"]), _VALUE))
+
+
+@settings(max_examples=300, deadline=None, derandomize=True)
+@given(st_.lists(_ITEM, max_size=6).map(",".join))
+def test_b_parser_never_raises_and_echoes_values_short(text):
+    a = RunConfig(seq_len=12, hidden=6)
+    b, spec, notices = compare.b_config(a, text)
+    assert RunConfig.from_dict(b.as_dict()) == b
+    assert all(len(n) <= 320 for n in notices), notices
+    assert compare.split_changes(text)[1] == [n for n in notices if not n.startswith("B: ")]
+
+
+def test_b_with_a_huge_seed_and_long_items_gives_short_notices():
+    a = RunConfig()
+    b, spec, notices = compare.b_config(a, "seed:" + "9" * 309 + ",x" * 3 + "," + "y" * 100_000 + ":1")
+    assert b == a and spec == {} and len(notices) == 5  # three 'x', the long key, the seed
+    assert "'" + "y" * 40 + "…'" in notices[3] and "9999…9 (309 digits)" in notices[4]
+    assert all(len(n) < 320 for n in notices)
+
+
+def test_empty_runs_dir_is_not_named_to_visitors(tmp_path, monkeypatch):
+    monkeypatch.setenv("RNNLAB_RUNS_DIR", str(tmp_path))
+    at = page_app("pages/compare.py", seq_len=12, hidden=6)
+    at.segmented_control(key=compare.MODE).set_value(compare.HISTORY).run()
+    no_errors(at)
+    captions = " ".join(c.value for c in at.caption)
+    assert "run folder" in captions and str(tmp_path) not in captions

@@ -127,3 +127,88 @@ def test_strict_parse_accepts_exactly_the_valid_values(data):
         assert math.isfinite(v)
     if f.choices:
         assert v in f.choices
+
+
+# ---- hostile values (issue 18): the lenient parser never raises, the strict one only ConfigError ------
+
+def _huge_int(digits: int, sign: int) -> int:
+    return sign * (10 ** digits - 1)  # 99…9, without str() (which refuses over 4300 digits)
+
+
+digit_strings = st.builds(lambda sign, n, d: sign + d * n,
+                          st.sampled_from(["", "-", "+"]), st.integers(300, 5000), st.sampled_from("19"))
+hostile = st.one_of(
+    st.text(max_size=60),  # unicode, control characters, markdown
+    st.builds(_huge_int, st.integers(300, 5000), st.sampled_from([1, -1])),  # huge ints
+    st.integers(),
+    digit_strings,  # the same, as a URL or the CLI spells them
+    st.sampled_from(["1e400", "-1e400", "1e-400", "5e-324", "inf", "-inf", "nan", "1e308", "0x10", "١٢",
+                     "9" * 4301, "", " ", "\x00", "\n", "[x](http://e.example/)", "1_000"]),
+    st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
+    st.booleans(), st.none(),
+)
+HOSTILE = settings(max_examples=300, deadline=None, derandomize=True)
+NOTICE_MAX = 300  # characters: a message names the key, the value (shortened) and what is allowed
+
+
+@HOSTILE
+@given(st.dictionaries(st.sampled_from(KEYS), hostile, max_size=6))
+def test_lenient_never_raises_on_hostile_values(values):
+    cfg, notices = RunConfig.from_lenient(values)
+    assert RunConfig.from_dict(cfg.as_dict()) == cfg
+    assert all(len(n) <= NOTICE_MAX for n in notices), notices
+
+
+@HOSTILE
+@given(st.sampled_from(KEYS), hostile)
+def test_parse_value_raises_only_config_error_naming_the_key(key, raw):
+    try:
+        parse_value(key, raw)
+    except ConfigError as e:
+        assert e.key == key and str(e).startswith(key) and len(str(e)) <= NOTICE_MAX
+
+
+@HOSTILE
+@given(st.dictionaries(st.one_of(st.sampled_from(KEYS), st.text(max_size=50)), hostile, max_size=4))
+def test_from_dict_raises_only_config_error(values):
+    try:
+        RunConfig.from_dict(values)
+    except ConfigError as e:
+        assert len(str(e)) <= NOTICE_MAX
+
+
+@pytest.mark.parametrize("key,raw", [("seed", "9" * 309), ("seed", 10 ** 309), ("rho", 10 ** 400),
+                                     ("hidden", "9" * 5000), ("seed", -10 ** 5000), ("cell", 10 ** 5000)],
+                         ids=["seed-str309", "seed-int309", "rho-int400", "hidden-str5000", "seed-neg5000",
+                              "cell-int5000"])
+def test_huge_integers_are_refused_with_a_short_message(key, raw):
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_dict({key: raw})
+    assert e.value.key == key and len(str(e.value)) <= NOTICE_MAX
+    cfg, notices = RunConfig.from_lenient({key: raw})
+    assert getattr(cfg, key) in (default_values()[key], cap(key) if FIELD[key].capped else None)
+    assert len(notices) == 1 and len(notices[0]) <= NOTICE_MAX
+
+
+def test_huge_numbers_are_shown_by_their_digits():
+    from rnnlab.config import shorten
+
+    assert shorten(10 ** 308) == "1000…0 (309 digits)"
+    assert shorten(-(10 ** 5000 - 1)) == "-9999…9 (5000 digits)"
+    assert shorten(123456) == "123456" and shorten(2.5) == "2.5" and shorten(True) == "True"
+    assert shorten("a" * 100_000) == "'" + "a" * 40 + "…'"
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_dict({"seed": "9" * 309})
+    assert "9999…9 (309 digits)" in str(e.value)
+    with pytest.raises(ConfigError) as e:
+        RunConfig.from_dict({"rho": 1e300})
+    assert "1e+300 is out of range" in str(e.value)
+
+
+@pytest.mark.parametrize("rho", [5e-324, 1e-40, 1e-31])
+def test_rho_below_float32_normal_range_is_refused(rho):
+    """float32 weights: rho = 5e-324 makes W_hh exactly 0, so 'exact' would be false."""
+    with pytest.raises(ConfigError) as e:
+        RunConfig(rho=rho)
+    assert e.value.key == "rho" and "1e-30" in str(e.value)
+    assert RunConfig(rho=1e-30).rho == 1e-30

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on for this module
+from apptest_support import navigation_mode, rendered  # noqa: F401 - autouse fixture, on for this module
 from apptest_support import plotly_array as array
 from streamlit.testing.v1 import AppTest
 
@@ -410,3 +410,91 @@ def test_page_errors_are_messages_not_tracebacks():
     at.run()
     assert not at.exception
     assert "seq_len: 5000 is too long" in at.error[0].value
+
+
+# ---- hostile links (issue 18) ---------------------------------------------------------------------------
+
+def test_a_309_digit_seed_gives_a_notice_not_a_blank_page():
+    for page in ("pages/lab.py", "pages/theory.py"):
+        at = app(seed="9" * 309, seq_len="20", hidden="8")
+        at.run()
+        if page != "pages/lab.py":
+            at.switch_page(page).run()
+        no_exception(at)
+        assert not at.error, [e.value for e in at.error]
+        assert value(at, "seed") == 0
+        if page == "pages/lab.py":  # the notice is shown where the link is opened
+            text = rendered(at.warning[0].value)
+            assert "seed" in text and "9999…9 (309 digits)" in text and len(text) < 600
+
+
+def test_a_100_kb_preset_value_gives_a_short_notice():
+    at = app(preset="x" * 100_000, hide="y" * 100_000 + ",z" * 5000, crange="w" * 100_000,
+             seq_len="20", hidden="8")
+    at.run()
+    no_exception(at)
+    assert len(at.warning) == 1
+    text = at.warning[0].value
+    assert len(text) < 1500, len(text)
+    assert "preset" in text and "hide" in text and "crange" in text and "5000 more" in text
+
+
+def test_markdown_in_a_link_is_shown_as_text():
+    img, link = "![x](http://evil.example/i.png)", "[Sign in again](http://evil.example/p)"
+    at = app(preset=img, crange=link, act="<img src=x>", seq_len="20", hidden="8")
+    at.run()
+    no_exception(at)
+    text = at.warning[0].value
+    assert "](" not in text.replace("\\](", "") and "\\!\\[x\\]\\(http" in text and "\\<img" in text
+
+
+@pytest.mark.parametrize("raw, shown", [
+    ("![x](http://e.example/a.png)", "\\!\\[x\\]\\(http\\:\u2060//e.example/a.png\\)"),
+    ("[a](b) <c> *d* _e_ `f` # | ~g~ $h$ &amp;", "\\[a\\]\\(b\\) \\<c\\> \\*d\\* \\_e\\_ \\`f\\` \\# \\| "
+                                               "\\~g\\~ \\$h\\$ \\&amp;"),
+    (":red[x] :material/home: :smile: a: b", "\\:\u2060red\\[x\\] \\:\u2060material/home: "
+                                             "\\:\u2060smile: a: b"),
+    ("seq_len: _x_ a__b", "seq_len: \\_x\\_ a\\_\\_b"),
+    ("www.e.example me@e.example", "www\u2060.e.example me\u2060@e.example"),
+    ("line\nbreak\r\n# head", "line break \\# head"),
+    ("- item", "\\- item"), ("1. item", "1\\. item"), ("back\\slash", "back\\\\slash"),
+])
+def test_plain_escapes_what_streamlits_markdown_reads(raw, shown):
+    from ui.text import plain
+
+    assert plain(raw) == shown
+
+
+def test_error_boxes_say_what_happened_without_internals():
+    def page():
+        from ui import errors
+
+        with errors.guard("[upload](http://e.example/x.zip)"):
+            raise KeyError("/srv/secret/runs")
+
+    at = AppTest.from_function(page)
+    at.run()
+    assert not at.exception
+    text = at.error[0].value
+    assert "KeyError" not in text and "secret" not in text and "server log" in text
+    assert "\\[upload\\]" in text
+
+
+def test_error_messages_keep_our_words_and_drop_the_systems():
+    import io
+    import zipfile
+
+    from rnnlab.results import load_zip
+    from ui.errors import message
+
+    buf = io.BytesIO()
+    zipfile.ZipFile(buf, "w").close()
+    with pytest.raises(FileNotFoundError) as ours:
+        load_zip(buf.getvalue())
+    assert message(ours.value).startswith("zip: not a run export")
+    with pytest.raises(FileNotFoundError) as system:
+        open("/nonexistent/rnnlab/path")
+    with pytest.raises(ZeroDivisionError) as bug:
+        _ = 1 / 0
+    for e in (system.value, bug.value):
+        assert "nonexistent" not in message(e) and "Error" not in message(e) and "server log" in message(e)

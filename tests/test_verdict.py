@@ -48,3 +48,19 @@ def test_real_runs_diverge_in_the_pass_the_verdict_names():
     bwd = run(RunConfig(act="relu", rho=3, hidden=8, steps=2, snapshots=1))
     assert (bwd.verdict.stage, bwd.verdict.step) == ("backward", 0)
     assert math.isfinite(bwd.metrics["loss"].iloc[0]) and not math.isfinite(bwd.metrics["grad_norm"].iloc[0])
+
+
+def test_evaluation_that_overflows_without_training_is_a_forward_divergence_at_step_0():
+    # linear cell, rho 10, 300 steps: 10^300 overflows float32 on the evaluation batch
+    r = run(RunConfig(steps=0, act="linear", rho=10, seq_len=300, hidden=4))
+    s = r.summary
+    assert (s["diverged_at"], s["nonfinite"], s["updates"]) == (0, "loss", 0)
+    assert (r.verdict.kind, r.verdict.stage, r.verdict.step) == (DIVERGED, "forward", 0)
+    assert "before any gradient is taken" in r.verdict.headline
+
+
+def test_a_non_finite_final_loss_always_has_a_reason():
+    for cfg in (RunConfig(steps=0, act="relu", rho=10, seq_len=100, hidden=8),
+                RunConfig(steps=0, seq_len=20, hidden=4)):
+        s = run(cfg).summary
+        assert math.isfinite(s["final_loss"]) or s["diverged_at"] is not None

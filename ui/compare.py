@@ -26,12 +26,13 @@ import streamlit as st
 
 from rnnlab import RunConfig, RunResult, figures
 from rnnlab import compare_figures as cf
-from rnnlab.config import FIELD, FIELDS, KEYS, ConfigError, format_value, parse_value
+from rnnlab.config import FIELD, FIELDS, KEYS, ConfigError, format_value, parse_value, shorten
 from rnnlab.presets import REMEDIES, preset_config
 
 from . import analysis, errors, history, runner, state
 from .lab import chart, describe
 from .state import View
+from .text import bullets, plain
 
 SLOT_A, SLOT_B = "compare-a", "compare-b"
 B_PARAM = "b"
@@ -59,12 +60,13 @@ def split_changes(text: str | None) -> tuple[dict[str, str], list[str]]:
             continue
         seps = [i for i in (item.find(":"), item.find("=")) if i > 0]
         if not seps:
-            notices.append(f"b: {item[:40]!r} is not key:value (e.g. b=clip:1,lr:0.1) — ignored.")
+            notices.append(f"b: {shorten(item)} is not key:value (e.g. b=clip:1,lr:0.1) — ignored.")
             continue
         i = min(seps)
         key, value = item[:i].strip().lower(), item[i + 1:].strip()
         if key not in FIELD:
-            notices.append(f"b: {key[:40]!r} is not a setting (allowed: one of {', '.join(KEYS)}) — ignored.")
+            notices.append(f"b: {shorten(key)} is not a setting (allowed: one of {', '.join(KEYS)}) "
+                           "— ignored.")
             continue
         raw[key] = value
     return raw, notices
@@ -252,9 +254,8 @@ def setup(view: View) -> None:
         st.session_state[_B_NOTICES] = notices
     write_b(spec)
     shown = st.session_state.get(_B_NOTICES, [])
-    if shown:
-        st.warning("Some of B's changes in the link could not be used:\n\n"
-                   + "\n".join(f"- {n}" for n in shown), icon="⚠️")
+    if shown:  # they repeat the link's values: shown as text, never as Markdown
+        st.warning("Some of B's changes in the link could not be used:\n\n" + bullets(shown), icon="⚠️")
     remedy_picker(view, spec)
     header(a, b, view, spec)
     editor(a, b, spec)
@@ -417,9 +418,9 @@ def status(name: str, v: runner.RunView) -> None:
     elif v.state == runner.RUNNING:
         st.progress(v.fraction, text=f"{tag}training: step {done} of {steps} · {v.elapsed:.1f} s")
     elif v.state == runner.FAILED:
-        st.error(f"{name}: training failed — {v.error}", icon="🚫")
+        st.error(f"{name}: training failed — {plain(v.error)}", icon="🚫")
     elif v.state == runner.REFUSED:
-        st.warning(f"{name}: not started — {v.error}", icon=":material/memory:")
+        st.warning(f"{name}: not started — {plain(v.error)}", icon=":material/memory:")
     elif v.result is None:
         st.progress(0.0, text=f"{tag}stopped before training started")
     else:
@@ -570,8 +571,8 @@ def from_history(view: View) -> None:
             if pick:
                 with errors.guard(pick):
                     history.open_dir(pick)
-        elif history.runs_dir() is not None:
-            st.caption(f"No run directories in {history.runs_dir()}.")
+        elif history.runs_dir() is not None:  # its path is the server's business, not a visitor's
+            st.caption("No exported runs in this server's run folder yet.")
     entries = history.entries()
     if len(entries) < 2:
         st.info(f"{'One finished run' if entries else 'No finished runs'} so far: comparing needs two. "

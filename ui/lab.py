@@ -13,6 +13,7 @@ from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
 from . import analysis, runner
 from .state import View
+from .text import plain
 
 SLOT = "lab.run"  # st.session_state key of the Lab's training run
 PNG = figures.plotly_config
@@ -163,9 +164,9 @@ def status(v: runner.RunView) -> None:
     elif v.state == runner.STOPPED and v.result is None:
         st.info("Stopped before training started.", icon=":material/stop:")
     elif v.state == runner.FAILED:
-        st.error(f"Training failed: {v.error}", icon="🚫")
+        st.error(f"Training failed: {plain(v.error)}", icon="🚫")
     elif v.state == runner.REFUSED:
-        st.warning(f"Not started: {v.error}", icon=":material/memory:")
+        st.warning(f"Not started: {plain(v.error)}", icon=":material/memory:")
     elif v.result is not None:
         if v.state == runner.DONE:
             st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s")
@@ -189,8 +190,8 @@ def charts(v: runner.RunView, view: View) -> None:
     res = v.result
     diverged_at = res.summary.get("diverged_at") if res is not None else None
     div_update = None
-    if diverged_at is not None and len(m):
-        div_update = int(m["update"].iloc[-1])
+    if diverged_at is not None and len(m) and int(m["step"].iloc[-1]) == diverged_at:
+        div_update = int(m["update"].iloc[-1])  # not when only the final evaluation overflowed
     if res is not None and not _any_finite(m, ("seq_loss", "grad_norm")):
         if diverged_at is not None:
             st.caption("No finite loss or gradient to draw: the run overflowed in its first update. The "

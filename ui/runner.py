@@ -44,6 +44,8 @@ from rnnlab.results import versions
 from rnnlab.tasks import make_task
 from rnnlab.train import progress_record
 
+from . import errors
+
 QUEUED, RUNNING, DONE, STOPPED = "queued", "running", "done", "stopped"
 DIVERGED, FAILED, REFUSED = "diverged", "failed", "refused"
 ACTIVE = (QUEUED, RUNNING)
@@ -388,7 +390,8 @@ class TrainingRun:
         except Exception as e:  # noqa: BLE001 - shown to the person, never a traceback
             traceback.print_exc()
             with self._lock:
-                self.error = str(e) if isinstance(e, TrainingError) else f"{type(e).__name__}: {e}"
+                # a line for the person; the traceback above went to the server log
+                self.error = str(e) if isinstance(e, TrainingError) else errors.message(e)
                 self.state = FAILED
         finally:
             self._t1 = time.perf_counter()

@@ -30,9 +30,22 @@ from urllib.parse import urlencode, urlsplit
 import streamlit as st
 
 from rnnlab import tasks
-from rnnlab.config import FIELD, FIELDS, GROUPS, KEYS, Field, RunConfig, cap, default_values, format_value
+from rnnlab.config import (
+    FIELD,
+    FIELDS,
+    GROUPS,
+    KEYS,
+    Field,
+    RunConfig,
+    cap,
+    default_values,
+    format_value,
+    shorten,
+)
 from rnnlab.presets import PRESETS
 from rnnlab.presets import resolve as resolve_preset
+
+from .text import bullets
 
 PRESET, HIDE = "preset", "hide"  # URL parameters besides the config keys
 CFG, UI = "cfg.", "ui."  # widget key prefixes
@@ -98,7 +111,7 @@ def parse_url(params: dict[str, str]) -> tuple[RunConfig, dict[str, Any], str | 
             name = resolve_preset(name)
             base = PRESETS[name].config()
         else:
-            notices.append(f"preset: {name!r} is not a preset (allowed: one of {', '.join(PRESETS)}) "
+            notices.append(f"preset: {shorten(name)} is not a preset (allowed: one of {', '.join(PRESETS)}) "
                            f"— using the defaults.")
             name = None
     cfg, more = RunConfig.from_lenient({k: v for k, v in params.items() if k in FIELD}, base=base)
@@ -111,16 +124,18 @@ def parse_url(params: dict[str, str]) -> tuple[RunConfig, dict[str, Any], str | 
             if raw.strip().lower() in f.choices:
                 value = raw.strip().lower()
             else:
-                notices.append(f"{f.key}: {raw!r} is not valid (allowed: {f.allowed()}) — using {f.default}.")
+                notices.append(f"{f.key}: {shorten(raw)} is not valid (allowed: {f.allowed()}) — using "
+                               f"{f.default}.")
         ui[f.key] = value
-    hidden = set()
+    hidden, unknown = set(), []
     for key in (k.strip() for k in params.get(HIDE, "").split(",")):
-        if not key:
-            continue
         if key in FIELD or key in UI_FIELD or key == PRESET:
             hidden.add(key)
-        else:
-            notices.append(f"hide: {key!r} is not a control — ignored.")
+        elif key:
+            unknown.append(key)
+    if unknown:  # one notice, however many names a link carries
+        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
+        notices.append(f"hide: {shorten(unknown[0])}{more} is not a control — ignored.")
     return cfg, ui, name, frozenset(hidden), notices
 
 
@@ -363,9 +378,9 @@ def preset_link_params(name: str) -> dict[str, str]:
 # ---- notices and sharing widgets -------------------------------------------------------------------
 
 def show_notices(view: View) -> None:
-    if view.notices:
-        items = "\n".join(f"- {n}" for n in view.notices)
-        st.warning("Some settings in the link could not be used as given:\n\n" + items, icon="⚠️")
+    if view.notices:  # the notices repeat the link's values: shown as text, never as Markdown
+        st.warning("Some settings in the link could not be used as given:\n\n" + bullets(view.notices),
+                   icon="⚠️")
 
 
 def share_box(view: View) -> None:

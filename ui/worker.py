@@ -4,7 +4,7 @@
 snapshots' heatmaps get at most the columns a view may have, or none) and sends, over a one-way pipe:
 ("rows", [(row, profile), ...]) at most every BATCH_S seconds (every update's full metrics row and
 temporal gradient profile), ("snapshot", (step, snap)) as each snapshot is taken (weights included),
-then ("result", RunResult) or ("error", message). Everything needed to rebuild a partial result is
+then ("result", RunResult) or ("error", a line for a person). Everything needed to rebuild a partial result is
 sent as it is made, so the server may end this process when a Stop is not honoured within a second
 or its session ends, and still keep what was recorded (ui.runner).
 
@@ -56,9 +56,19 @@ def train(cfg_json: str, conn, stop) -> None:
         conn.send(("result", result))
     except Exception as e:  # noqa: BLE001 - reported to the app, which explains it
         flush()
-        conn.send(("error", f"{type(e).__name__}: {e}"))
+        _report(conn, e)
     finally:
         conn.close()
+
+
+def _report(conn, e: Exception) -> None:
+    """Send a line for a person; the details go to the server's log (this process shares its stderr)."""
+    import traceback
+
+    from .errors import message
+
+    traceback.print_exc()
+    conn.send(("error", message(e)))
 
 
 def view(cfg_json: str, max_size: int | None, conn, stop) -> None:
@@ -79,6 +89,6 @@ def view(cfg_json: str, max_size: int | None, conn, stop) -> None:
                     should_stop=stop.is_set)
         conn.send(("result", a))
     except Exception as e:  # noqa: BLE001 - reported to the app, which explains it
-        conn.send(("error", f"{type(e).__name__}: {e}"))
+        _report(conn, e)
     finally:
         conn.close()

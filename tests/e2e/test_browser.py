@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import http.server
 import re
 import subprocess
 import sys
+import threading
 import time
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 import numpy as np
 import pandas as pd
@@ -268,3 +270,43 @@ def test_a_run_whose_tab_closes_is_ended(browser, tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    """Records every request it gets: a page that shows link values as text fetches nothing."""
+
+    seen: list[str] = []
+
+    def do_GET(self):  # noqa: N802 - http.server's name
+        self.seen.append(self.path)
+        self.send_response(404)
+        self.end_headers()
+
+    def log_message(self, *args):  # quiet
+        pass
+
+
+def test_markdown_in_a_link_is_text_and_the_browser_fetches_nothing(server, page):
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    threading.Thread(target=srv.serve_forever, daemon=True).start()
+    port = srv.server_address[1]
+    img, phish = f"![x](http://127.0.0.1:{port}/img.png)", f"[Sign in again](http://127.0.0.1:{port}/phish)"
+    links = [(path, f"{key}={quote(payload, safe='')}") for payload in (img, phish)
+             for path, key in (("/", "preset"), ("/", "hide"), ("/", "crange"), ("/", "act"),
+                               ("/compare", "b"))]
+    links.append(("/compare", "b=" + quote(f"act:{img}", safe="")))
+    failures = []
+    try:
+        for path, q in links:
+            page.goto(server + path + "?seq_len=12&hidden=6&" + q)
+            wait_idle(page)
+            text = " ".join(notices(page)).replace("\u2060", "")  # the invisible word joiners of ui.text
+            raw = (img if "img" in q else phish).split(":")[0]  # "![x](http": b= echoes up to the colon
+            linked = page.locator(f'img[src*=":{port}"], a[href*=":{port}"]').count()
+            if raw.lower() not in text.lower() or linked or exceptions(page):  # b= lower-cases its keys
+                failures.append((path, q[:50], linked, text[:200]))
+        page.wait_for_timeout(500)  # an image would have been requested by now
+    finally:
+        srv.shutdown()
+    assert not failures, failures
+    assert _Recorder.seen == [], _Recorder.seen

@@ -22,7 +22,8 @@ def message(e: BaseException) -> str:
     if isinstance(e, MemoryError):
         return "This configuration needs more memory than the server has. Try a shorter sequence or a " \
                "smaller hidden size."
-    return f"Something went wrong ({type(e).__name__}: {e}). The details are in the server log."
+    # No exception type or internals: they mean nothing to a student and can reveal the server's code.
+    return "Something went wrong here. The details are in the server log."
 
 
 @contextmanager

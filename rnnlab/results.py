@@ -2,6 +2,11 @@
 
 A run directory holds config.json, summary.json, metrics.csv and arrays.npz. `load_run(dir)` gives
 back a RunResult equal to the saved one.
+
+Reading trusts nothing in the files, since the app opens exports uploaded by anyone: `validate`
+checks a run against the schema, and `load_run` / `load_zip` / `from_files` check sizes and .npy
+headers before anything large is decompressed (`Limits`, rnnlab.safezip). A refusal is an
+`ExportError` naming the file and the field.
 """
 
 from __future__ import annotations

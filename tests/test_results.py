@@ -185,6 +185,16 @@ def test_an_old_export_without_verdict_or_heatmap_loads_and_is_judged_from_its_s
     assert back.equals(RunResult(good.config, good.metrics, good.arrays, old))
 
 
+def test_fortran_ordered_and_big_endian_arrays_load(good):
+    arrays = {
+        **good.arrays,
+        "jacobian": np.asfortranarray(good.arrays["jacobian"]),
+        "grad_time": good.arrays["grad_time"].astype(">f8"),
+    }
+    back = load_zip(with_arrays(good, **arrays))
+    assert back.equals(good) and back.arrays["jacobian"].flags.f_contiguous
+
+
 def test_a_zipped_run_folder_loads(good):
     assert load_zip(zip_of({f"run/{k}": v for k, v in good.files().items()})).equals(good)
 

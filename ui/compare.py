@@ -535,8 +535,10 @@ def tables(sa: Side, sb: Side) -> None:
 def _open_uploads() -> None:
     """Open each newly uploaded zip once (by the uploader's file id) and remember what became of it:
     "" when opened, else the message saying why it was refused (shown while the file is listed)."""
-    seen = st.session_state.setdefault(_UPLOADS, {})
-    for f in st.session_state.get(UPLOADER) or []:
+    files = st.session_state.get(UPLOADER) or []
+    before = st.session_state.get(_UPLOADS, {})
+    seen = {f.file_id: before[f.file_id] for f in files if f.file_id in before}  # files still listed
+    for f in files:
         if f.file_id in seen:
             continue
         try:
@@ -546,6 +548,7 @@ def _open_uploads() -> None:
             continue
         seen[f.file_id] = ""
         st.session_state["cmp.hist.b"] = entry.id  # show what was just opened, as B
+    st.session_state[_UPLOADS] = seen
 
 
 def _upload_messages() -> None:

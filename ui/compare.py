@@ -42,6 +42,8 @@ _B_URL = "cmp.b_url"  # what this page last wrote to the URL ("" = no b paramete
 _B_ADOPTED = "cmp.b_adopted"  # the URL brought a new b this run (its notices are shown)
 _B_NOTICES = "cmp.b_notices"
 MODE = "cmp.mode"
+UPLOADER = "cmp.upload"
+_UPLOADS = "cmp.uploads"  # the uploader's file id -> "" (opened) or why it was refused
 SETUP, HISTORY = "setup", "history"
 
 
@@ -537,11 +539,32 @@ def tables(sa: Side, sb: Side) -> None:
 # ---- from history and files ----------------------------------------------------------------------------
 
 def _open_uploads() -> None:
-    files = st.session_state.get("cmp.upload") or []
+    """Open each newly uploaded zip once (by the uploader's file id) and remember what became of it:
+    "" when opened, else the message saying why it was refused (shown while the file is listed)."""
+    files = st.session_state.get(UPLOADER) or []
+    before = st.session_state.get(_UPLOADS, {})
+    seen = {f.file_id: before[f.file_id] for f in files if f.file_id in before}  # files still listed
     for f in files:
-        with errors.guard(f.name):
+        if f.file_id in seen:
+            continue
+        try:
             entry = history.open_zip(f.name, f.getvalue())
-            st.session_state["cmp.hist.b"] = entry.id  # show what was just opened, as B
+        except ValueError as e:  # history words every failure as ValueError, never a traceback
+            seen[f.file_id] = str(e)
+            continue
+        seen[f.file_id] = ""
+        st.session_state["cmp.hist.b"] = entry.id  # show what was just opened, as B
+    st.session_state[_UPLOADS] = seen
+
+
+def _upload_messages() -> None:
+    """Refusals of the files the uploader lists; notices of runs closed to stay within the limits."""
+    seen = st.session_state.get(_UPLOADS, {})
+    for f in st.session_state.get(UPLOADER) or []:
+        if seen.get(f.file_id):
+            st.error(seen[f.file_id], icon="🚫")
+    for notice in history.take_notices():
+        st.info(notice, icon=":material/info:")
 
 
 def _as_link(ea: history.Entry, eb: history.Entry) -> None:
@@ -562,7 +585,8 @@ def from_history(view: View) -> None:
     c1, c2 = st.columns([1.4, 1], gap="medium")
     with c1:
         st.file_uploader("Open exported runs (zip)", type="zip", accept_multiple_files=True,
-                         key="cmp.upload", on_change=_open_uploads)
+                         key=UPLOADER, on_change=_open_uploads)
+        _upload_messages()
     with c2:
         names = history.dir_runs()
         if names:
@@ -580,6 +604,9 @@ def from_history(view: View) -> None:
                 icon=":material/info:")
         return
     ids = [e.id for e in entries]
+    for key in ("cmp.hist.a", "cmp.hist.b"):  # a run closed since it was picked: pick again
+        if st.session_state.get(key) not in (None, *ids):
+            del st.session_state[key]
     label = {e.id: e.label for e in entries}
     c1, c2 = st.columns(2, gap="medium")
     ida = c1.selectbox(":blue-badge[**A**]", ids, index=min(1, len(ids) - 1), format_func=label.get,
@@ -588,6 +615,18 @@ def from_history(view: View) -> None:
     ea, eb = history.get(ida), history.get(idb)
     if ea is None or eb is None:
         return
+    broken = [e for e in (ea, eb) if e.problem]
+    for e in broken:
+        st.warning(f"**{e.source} · {e.name}** cannot be shown: {e.problem}", icon=":material/warning:")
+        st.button("Remove it from this list", key=f"cmp.remove.{e.id}", on_click=history.remove,
+                  args=(e.id,), icon=":material/delete:")
+    if broken:
+        return
+    with errors.guard("Comparison"):  # the selectors above keep working whatever happens below
+        compare_entries(view, ea, eb)
+
+
+def compare_entries(view: View, ea: history.Entry, eb: history.Entry) -> None:
     changes = describe_changes(ea.result.config, eb.result.config)
     st.markdown(f"**B = A with {changes}**" if changes else "**A and B have the same settings.**")
     st.button("Compare these two settings as a link", icon=":material/link:", on_click=_as_link,

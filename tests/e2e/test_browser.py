@@ -163,6 +163,45 @@ def test_other_pages_render_their_charts(server, page, path, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
+
+def test_compare_refuses_a_hostile_upload_and_keeps_working(server, page, tmp_path):
+    """Issue 18: a hostile zip on /compare ("Finished runs and exported files") is refused with one
+    message naming the file and the field; good exports uploaded next open and are compared."""
+    import io
+    import zipfile
+
+    from rnnlab import RunConfig, run
+
+    good = [run(RunConfig(seq_len=12, hidden=6, steps=3, batch=4, snapshots=2, seed=s)) for s in (0, 1)]
+    files = good[0].files()  # metrics.csv: 25 MB of one row repeated, about 60 KB deflated
+    row = b",".join([b"0"] * len(good[0].metrics.columns)) + b"\n"
+    files["metrics.csv"] = files["metrics.csv"].split(b"\n", 1)[0] + b"\n" + row * 900_000
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in files.items():
+            z.writestr(name, data)
+    hostile = tmp_path / "hostile.zip"
+    hostile.write_bytes(buf.getvalue())
+    exports = [tmp_path / "run-a.zip", tmp_path / "run-b.zip"]
+    for path, r in zip(exports, good):
+        path.write_bytes(r.to_zip())
+    open_app(page, server, "/compare?seq_len=12&hidden=6")
+    page.get_by_text("Finished runs and exported files", exact=True).click()
+    uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
+    uploader.set_input_files(str(hostile))
+    refusal = wait_for(lambda: [n for n in notices(page) if "hostile.zip was not opened" in n],
+                       what="the refusal")
+    assert "metrics.csv: unpacks to" in refusal[0] and "times its packed size" in refusal[0]
+    assert exceptions(page) == 0
+    uploader.set_input_files([str(p) for p in exports])
+    wait_for(lambda: chart(page, "Loss") is not None, what="the comparison of the two good runs")
+    wait_idle(page)
+    assert exceptions(page) == 0
+    body = page.locator('[data-testid="stMain"]').inner_text()
+    assert "Something went wrong" not in body and "Traceback" not in body and "Error:" not in body
+    page.screenshot(path=str(ARTIFACTS / "compare-uploads.png"), full_page=True)
+
+
 # ---- concurrency ---------------------------------------------------------------------------------
 
 def test_eight_sessions_train_at_once_and_each_sees_its_own_numbers(server, browser, tmp_path):

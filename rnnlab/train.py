@@ -362,15 +362,16 @@ def apply_update(model, cfg, opt, params, row) -> None:
 
 
 def fast_chunk(model, task, batch, cfg, s0, t0, t1) -> dict[str, Any]:
-    """Vanilla cell: hand-written BPTT (bptt.py); autograd only for readout, loss and penalty."""
+    """Any cell, teacher-forced: hand-written BPTT (bptt.py); autograd only for readout, loss and
+    penalty, on the leaf S of the states."""
     x = batch.x[t0:t1]  # (t, B, I)
-    A, S = bptt.forward_states(model, x, s0)  # (t, B, H) each
+    saved, S = bptt.forward_states(model, x, s0)  # S (t, B, n)
     S.requires_grad_(True)
     loss = task.step_losses(model.readout(S), batch.y, t0, t1)
     out = {"loss": float(loss.detach()), "states": S.detach(), "extra": {}}
     if math.isfinite(out["loss"]):
         (loss + penalty(model, cfg)).backward()
-        out["dE_dh"] = bptt.backward(model, x, s0, A, S.detach(), S.grad)  # (t, B, H) dL/dh_t
+        out["dE_dh"] = bptt.backward(model, x, s0, saved, S.detach(), S.grad)  # (t, B, n) dL/ds_t
     return out
 
 

@@ -45,21 +45,22 @@ from .cells import RecurrentNet
 
 
 class GRUSaved(NamedTuple):
-    """What the GRU backward needs, per step t (shapes T, B, ...)."""
+    """What the GRU backward needs, per step t (shapes T, B, ...). `backward` writes over C and Dn."""
 
-    C: Tensor  # (T, B, 3, H) dh_t/dp_t per unit for the r, z, n blocks of p = W_hh h + b_hh
+    C: Tensor  # (T, B, 3, H) dh_t/dp_t per unit for the r, z, n blocks of p = h_{t-1} W_hh^T + b_hh
     Z: Tensor  # (T, B, H) update gate: dh_t/dh_{t-1} outside W_hh
     Dn: Tensor  # (T, B, H) (1-z)(1-n^2): dh_t/d(n preactivation), for the input side of n
-    prev: Tensor  # (T, B, H) h_{t-1}
+    h0: Tensor  # (B, H) the state before the first step
 
 
 class LSTMSaved(NamedTuple):
-    """What the LSTM backward needs, per step t (shapes T, B, ...)."""
+    """What the LSTM backward needs, per step t (shapes T, B, ...). `backward` writes over C.
+    Gates are in the order o, i, f, g (LSTM_ORDER), not torch's i, f, g, o."""
 
-    C: Tensor  # (T, B, 4, H) i, f, g: d c_t/d preact; o: d h_t/d preact
+    C: Tensor  # (T, B, 4, H) o: dh_t/d preact; i, f, g: dc_t/d preact
     K: Tensor  # (T, B, H) o(1-tanh^2 c_t) = dh_t/dc_t
     F: Tensor  # (T, B, H) forget gate = dc_t/dc_{t-1}
-    prev_h: Tensor  # (T, B, H) h_{t-1}
+    h0: Tensor  # (B, H) the hidden state before the first step
 
 
 Saved = Tensor | GRUSaved | LSTMSaved  # the vanilla cell keeps its preactivations A (T, B, H)
@@ -80,8 +81,8 @@ def _rnn_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[Ten
     """Preactivations A (T, B, H) and states S (T, B, H)."""
     T, B, _ = x.shape
     leak = model.leak
-    W_t = model.W_hh.detach().t()
-    A = torch.matmul(x, model.W_xh.detach().t()) + model.b_h.detach()  # (T, B, H) input part
+    W_t = model.W_hh.detach().t().contiguous()  # contiguous: each step's matmul is faster
+    A = _input_part(x, model.W_xh, model.b_h.detach())  # (T, B, H) input part
     S = torch.empty_like(A)
     h = x.new_zeros(B, model.H) if s0 is None else s0  # (B, H)
     for t in range(T):
@@ -97,77 +98,98 @@ def _gru_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[GRU
     """GRU states S (T, B, H) and the backward's coefficients."""
     T, B, _ = x.shape
     H = model.H
-    W_t = model.weight_hh.detach().t()  # (H, 3H)
+    W_t = model.weight_hh.detach().t().contiguous()  # (H, 3H); contiguous: each step's matmul is faster
     b_hh = model.bias_hh.detach()
-    XP = _input_part(model, x, model.bias_ih.detach())  # (T, B, 3H) x W_ih^T + b_ih
-    P = x.new_empty(T, B, 3 * H)  # W_hh h_{t-1} + b_hh, kept: the n block is needed for r's slope
-    RZ = x.new_empty(T, B, 2 * H)  # gates r, z
-    N = x.new_empty(T, B, H)  # candidate n
+    A = _input_part(x, model.weight_ih, model.bias_ih.detach())  # (T, B, 3H) x part; becomes r, z, n
+    P = x.new_empty(T, B, 3 * H)  # h_{t-1} W_hh^T + b_hh; becomes the coefficients C after the loop
     S = x.new_empty(T, B, H)
     h0 = x.new_zeros(B, H) if s0 is None else s0  # (B, H)
     # per-step views made once: indexing inside the loop would cost as much as the arithmetic
-    xrz, xn = XP[..., :2 * H].unbind(0), XP[..., 2 * H:].unbind(0)
-    p, prz, pn = P.unbind(0), P[..., :2 * H].unbind(0), P[..., 2 * H:].unbind(0)
-    rz, r, z = RZ.unbind(0), RZ[..., :H].unbind(0), RZ[..., H:].unbind(0)
-    n, s = N.unbind(0), S.unbind(0)
+    a_rz, a_n = A[..., :2 * H].unbind(0), A[..., 2 * H:].unbind(0)
+    r, z = A[..., :H].unbind(0), A[..., H:2 * H].unbind(0)
+    p, p_rz, p_n, s = P.unbind(0), P[..., :2 * H].unbind(0), P[..., 2 * H:].unbind(0), S.unbind(0)
     h = h0
     for t in range(T):
         torch.addmm(b_hh, h, W_t, out=p[t])  # (B, 3H)
-        torch.add(xrz[t], prz[t], out=rz[t]).sigmoid_()  # [r; z] = sigmoid(x part + h part)
-        torch.addcmul(xn[t], r[t], pn[t], out=n[t]).tanh_()  # n = tanh(x part + r * h part)
-        torch.lerp(n[t], h, z[t], out=s[t])  # h_t = (1-z) n + z h_{t-1}
+        a_rz[t].add_(p_rz[t]).sigmoid_()  # [r; z] = sigmoid(x part + h part)
+        a_n[t].addcmul_(r[t], p_n[t]).tanh_()  # n = tanh(x part + r * h part)
+        torch.lerp(a_n[t], h, z[t], out=s[t])  # h_t = (1-z) n + z h_{t-1}
         h = s[t]
-    prev = torch.cat([h0[None], S[:-1]])  # (T, B, H) h_{t-1}
-    R, Z = RZ[..., :H], RZ[..., H:].contiguous()  # contiguous: Z is read once per backward step
-    Dn = (1 - Z) * (1 - N * N)  # (T, B, H)
-    C = x.new_empty(T, B, 3, H)
-    torch.mul(Dn * P[..., 2 * H:], R * (1 - R), out=C[:, :, 0])  # r: through r * p_n
-    torch.mul(prev - N, Z * (1 - Z), out=C[:, :, 1])  # z: h_t = n + z (h_{t-1} - n)
-    torch.mul(Dn, R, out=C[:, :, 2])  # n: p_n enters multiplied by r
-    return GRUSaved(C, Z, Dn, prev), S
+    # coefficients for all steps at once, written over P (and over r, which only they need)
+    R, Z, N = A.view(T, B, 3, H).unbind(2)  # (T, B, H) views
+    Cr, Cz, Cn = P.view(T, B, 3, H).unbind(2)  # Cr, Cz hold p_r, p_z (not needed), Cn holds p_n
+    Dn = torch.mul(N, N).sub_(1)
+    Dn.addcmul_(Dn, Z, value=-1).neg_()  # (1-z)(1-n^2)
+    torch.mul(Dn, Cn, out=Cr)  # r: through r * p_n, times r(1-r) below
+    torch.mul(Dn, R, out=Cn)  # n: p_n enters multiplied by r
+    Cr.mul_(R.addcmul_(R, R, value=-1))
+    torch.sub(S[:-1], N[1:], out=Cz[1:])  # z: h_t = n + z (h_{t-1} - n), times z(1-z)
+    torch.sub(h0, N[0], out=Cz[0])
+    Cz.mul_(Z).addcmul_(Cz, Z, value=-1)
+    return GRUSaved(P.view(T, B, 3, H), Z, Dn, h0), S
+
+
+LSTM_ORDER = [3, 0, 1, 2]  # torch's gate blocks i, f, g, o taken as o, i, f, g: one sigmoid covers
+LSTM_UNDO = [1, 2, 3, 0]  # o, i, f and one tanh g; the backward's e_t multiplies i, f, g side by side
 
 
 def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LSTMSaved, Tensor]:
     """LSTM states S = [h; c] (T, B, 2H) and the backward's coefficients."""
     T, B, _ = x.shape
     H = model.H
-    W_t = model.weight_hh.detach().t()  # (H, 4H)
+    W_t = _blocks(model.weight_hh.detach(), LSTM_ORDER).t().contiguous()  # (H, 4H) o, i, f, g
     # both biases go into the input part: the gate preactivations are plain sums
-    GA = _input_part(model, x, model.bias_ih.detach() + model.bias_hh.detach())  # (T, B, 4H)
-    ACT = torch.empty_like(GA)  # sigmoid(i), sigmoid(f), tanh(g), sigmoid(o)
-    Hs, Cs, TC = (x.new_empty(T, B, H) for _ in range(3))  # h_t, c_t, tanh(c_t)
+    bias = _blocks(model.bias_ih.detach() + model.bias_hh.detach(), LSTM_ORDER)
+    A = _input_part(x, _blocks(model.weight_ih.detach(), LSTM_ORDER), bias)  # (T, B, 4H) x part;
+    # it becomes the gate activations in place, then the coefficients
+    S = x.new_empty(T, B, 2 * H)  # h and c written straight into their halves
+    TC = x.new_empty(T, B, H)  # tanh(c_t); becomes K after the loop
     h0, c0 = (x.new_zeros(B, H), x.new_zeros(B, H)) if s0 is None else (s0[:, :H], s0[:, H:])
-    ga, act = GA.unbind(0), ACT.unbind(0)
-    ga_g, act_g = GA[..., 2 * H:3 * H].unbind(0), ACT[..., 2 * H:3 * H].unbind(0)
-    i, f, g, o = (ACT[..., k * H:(k + 1) * H].unbind(0) for k in range(4))
-    hs, cs, tc = Hs.unbind(0), Cs.unbind(0), TC.unbind(0)
+    a, a_sig, a_g = A.unbind(0), A[..., :3 * H].unbind(0), A[..., 3 * H:].unbind(0)
+    o, i, f, g = (A[..., k * H:(k + 1) * H].unbind(0) for k in range(4))
+    hs, cs, tc = S[..., :H].unbind(0), S[..., H:].unbind(0), TC.unbind(0)
     h, c = h0, c0
     for t in range(T):
-        ga[t].addmm_(h, W_t)  # preactivations (B, 4H): input part + h_{t-1} W_hh^T
-        torch.sigmoid(ga[t], out=act[t])  # one op for all blocks; the g block is replaced next
-        torch.tanh(ga_g[t], out=act_g[t])
+        a[t].addmm_(h, W_t)  # preactivations (B, 4H): x part + h_{t-1} W_hh^T
+        a_sig[t].sigmoid_()  # o, i, f
+        a_g[t].tanh_()  # g
         torch.mul(f[t], c, out=cs[t]).addcmul_(i[t], g[t])  # c_t = f c_{t-1} + i g
         torch.tanh(cs[t], out=tc[t])
         torch.mul(o[t], tc[t], out=hs[t])  # h_t = o tanh(c_t)
         h, c = hs[t], cs[t]
-    prev_h = torch.cat([h0[None], Hs[:-1]])  # (T, B, H)
-    prev_c = torch.cat([c0[None], Cs[:-1]])
-    Ig, Fg, Gg, Og = ACT.view(T, B, 4, H).unbind(2)  # gate activations
-    C = x.new_empty(T, B, 4, H)
-    dsig = ACT * (1 - ACT)  # sigmoid slopes (meaningless in the g block, not used there)
-    di, df, _, do = dsig.view(T, B, 4, H).unbind(2)
-    torch.mul(Gg, di, out=C[:, :, 0])  # c_t = ... + i g
-    torch.mul(prev_c, df, out=C[:, :, 1])  # c_t = f c_{t-1} + ...
-    torch.mul(Ig, 1 - Gg * Gg, out=C[:, :, 2])
-    torch.mul(TC, do, out=C[:, :, 3])  # h_t = o tanh(c_t)
-    K = Og * (1 - TC * TC)
-    return LSTMSaved(C, K, Fg.contiguous(), prev_h), torch.cat([Hs, Cs], -1)
+    # coefficients for all steps at once, written over the activations (order matters: each line
+    # reads only slots not yet overwritten)
+    Og, Ig, Fg, Gg = A.view(T, B, 4, H).unbind(2)  # (T, B, H) views
+    F = Fg.clone()  # f_t itself carries dc_t/dc_{t-1}; its slot becomes C_f
+    tmp = torch.mul(Og, TC)  # o tanh(c)
+    torch.addcmul(Og, tmp, TC, value=-1, out=TC)  # K = o(1 - tanh^2 c)
+    torch.addcmul(tmp, tmp, Og, value=-1, out=Og)  # C_o = tanh(c) o(1-o)
+    torch.mul(Ig, Gg, out=tmp)  # i g
+    torch.addcmul(Ig, tmp, Gg, value=-1, out=Gg)  # C_g = i(1-g^2)
+    torch.addcmul(tmp, tmp, Ig, value=-1, out=Ig)  # C_i = g i(1-i)
+    Fg.addcmul_(Fg, Fg, value=-1)  # C_f = c_{t-1} f(1-f)
+    Fg[1:].mul_(S[:-1, :, H:])
+    Fg[0].mul_(c0)
+    return LSTMSaved(A.view(T, B, 4, H), TC, F, h0), S
 
 
-def _input_part(model: RecurrentNet, x: Tensor, bias: Tensor) -> Tensor:
-    """x W_ih^T + bias for all steps in one matmul: (T, B, I) -> (T, B, g*H)."""
+def _blocks(w: Tensor, order: list[int]) -> Tensor:
+    """Gate blocks of a stacked weight (4H, ...) or bias (4H,) in another order (a copy)."""
+    return w.view(len(order), -1, *w.shape[1:])[order].reshape(w.shape)
+
+
+def _prev_outer(D: Tensor, h: Tensor, h0: Tensor) -> Tensor:
+    """D^T [h_0; h_1 .. h_{T-1}] for D (T, B, k) and states h (T, B, H): (k, H), one matmul over all
+    steps without building the shifted copy of h."""
+    T, B, k = D.shape
+    return torch.addmm(D[0].t() @ h0, D[1:].reshape(-1, k).t(), h[:-1].reshape((T - 1) * B, -1))
+
+
+def _input_part(x: Tensor, W: Tensor, bias: Tensor) -> Tensor:
+    """x W^T + bias for all steps in one matmul: (T, B, I) -> (T, B, g*H). W^T is made contiguous
+    first: with I as small as 1 or 2 that makes the matmul ~3x faster."""
     T, B, n_in = x.shape
-    return torch.addmm(bias, x.reshape(T * B, n_in), model.weight_ih.detach().t()).view(T, B, -1)
+    return torch.addmm(bias, x.reshape(T * B, n_in), W.detach().t().contiguous()).view(T, B, -1)
 
 
 def _activate(act: str, a: Tensor, out: Tensor) -> None:
@@ -201,9 +223,9 @@ def backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, saved: Saved, S:
     """Accumulate the recurrent and input weights' gradients into .grad given the direct gradients
     d_t (T, B, n) (readout and loss); return the total gradients g_t = dL/ds_t (T, B, n)."""
     if model.cell == "gru":
-        return _gru_backward(model, x, saved, direct)
+        return _gru_backward(model, x, S, saved, direct)
     if model.cell == "lstm":
-        return _lstm_backward(model, x, saved, direct)
+        return _lstm_backward(model, x, S, saved, direct)
     return _rnn_backward(model, x, s0, saved, S, direct)
 
 
@@ -226,62 +248,61 @@ def _rnn_backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, 
     flat = dA.reshape(T * B, H)
     _accumulate(model, {
         "W_hh": flat.t() @ prev.reshape(T * B, H),  # (H, H)
-        "W_xh": flat.t() @ x.reshape(T * B, -1),  # (H, I)
+        "W_xh": (x.reshape(T * B, -1).t() @ flat).t().contiguous(),  # (H, I); this way round ~10x faster
         "b_h": flat.sum(0),  # (H,)
     })
     return G
 
 
-def _gru_backward(model: RecurrentNet, x: Tensor, sv: GRUSaved, direct: Tensor) -> Tensor:
+def _gru_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: GRUSaved, direct: Tensor) -> Tensor:
     T, B, H = direct.shape
     W = model.weight_hh.detach()  # (3H, H)
     G = direct.clone()  # becomes g_t, filled from the end
-    DP = x.new_empty(T, B, 3, H)  # dL/dp_t for the r, z, n blocks
     g, g1 = G.unbind(0), G[:, :, None].unbind(0)  # (B, H) and (B, 1, H), broadcast over the blocks
-    dp, dp_flat = DP.unbind(0), DP.view(T, B, 3 * H).unbind(0)
-    c, z = sv.C.unbind(0), sv.Z.unbind(0)
+    c, c_flat, z = sv.C.unbind(0), sv.C.view(T, B, 3 * H).unbind(0), sv.Z.unbind(0)
     for t in range(T - 1, -1, -1):
-        torch.mul(g1[t], c[t], out=dp[t])  # dp_t = g_t * C_t  (B, 3, H)
+        c[t].mul_(g1[t])  # dL/dp_t = g_t * C_t, written over C_t  (B, 3, H)
         if t > 0:
-            g[t - 1].addmm_(dp_flat[t], W)  # through W_hh
+            g[t - 1].addmm_(c_flat[t], W)  # through W_hh
             g[t - 1].addcmul_(g[t], z[t])  # through z h_{t-1}
+    DP = sv.C.view(T, B, 3 * H)  # dL/dp_t
     dp = DP.view(T * B, 3 * H)
-    dx = torch.cat([dp[:, :2 * H], (G * sv.Dn).view(T * B, H)], 1)  # (T*B, 3H) d(x W_ih^T + b_ih)
-    _accumulate(model, {
-        "weight_hh": dp.t() @ sv.prev.reshape(T * B, H),  # (3H, H)
-        "bias_hh": dp.sum(0),
-        "weight_ih": dx.t() @ x.reshape(T * B, -1),  # (3H, I)
-        "bias_ih": dx.sum(0),
-    })
+    grads = {"weight_hh": _prev_outer(DP, S, sv.h0), "bias_hh": dp.sum(0)}  # (3H, H), (3H,)
+    # the x part differs from p only in the n block, which r does not multiply: overwrite it
+    torch.mul(G, sv.Dn, out=DP[..., 2 * H:])
+    grads["weight_ih"] = (x.reshape(T * B, -1).t() @ dp).t().contiguous()  # (3H, I)
+    grads["bias_ih"] = dp.sum(0)
+    _accumulate(model, grads)
     return G
 
 
-def _lstm_backward(model: RecurrentNet, x: Tensor, sv: LSTMSaved, direct: Tensor) -> Tensor:
+def _lstm_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: LSTMSaved, direct: Tensor) -> Tensor:
     T, B, n = direct.shape
     H = n // 2
-    W = model.weight_hh.detach()  # (4H, H)
-    GH, GC = direct[..., :H].clone(), direct[..., H:].clone()  # become gh_t, gc_t
-    E = x.new_empty(T, B, H)  # dL/dc_t through both of its uses
-    DA = x.new_empty(T, B, 4, H)  # dL/d gate preactivations
-    gh, gc, e, e1 = GH.unbind(0), GC.unbind(0), E.unbind(0), E[:, :, None].unbind(0)
-    da, da_ifg, da_o = DA.view(T, B, 4 * H).unbind(0), DA[:, :, :3].unbind(0), DA[:, :, 3].unbind(0)
-    c_ifg, c_o, k, f = sv.C[:, :, :3].unbind(0), sv.C[:, :, 3].unbind(0), sv.K.unbind(0), sv.F.unbind(0)
+    W = _blocks(model.weight_hh.detach(), LSTM_ORDER)  # (4H, H) o, i, f, g
+    G = direct.clone()  # becomes [gh_t; gc_t], filled from the end
+    gh, gc = G[..., :H].unbind(0), G[..., H:].unbind(0)
+    e = x.new_empty(B, H)  # this step's dL/dc_t through both of its uses
+    e1 = e[:, None]  # (B, 1, H) broadcast over i, f, g
+    c, c_o, c_ifg = sv.C.view(T, B, 4 * H).unbind(0), sv.C[:, :, 0].unbind(0), sv.C[:, :, 1:].unbind(0)
+    k, f = sv.K.unbind(0), sv.F.unbind(0)
     for t in range(T - 1, -1, -1):
-        torch.addcmul(gc[t], gh[t], k[t], out=e[t])  # e_t = gc_t + gh_t o(1-tanh^2 c_t)
-        torch.mul(e1[t], c_ifg[t], out=da_ifg[t])  # i, f, g: through c_t  (B, 3, H)
-        torch.mul(gh[t], c_o[t], out=da_o[t])  # o: through h_t only
+        torch.addcmul(gc[t], gh[t], k[t], out=e)  # e_t = gc_t + gh_t o(1-tanh^2 c_t)
+        c_ifg[t].mul_(e1)  # dL/d preact of i, f, g: through c_t, written over C_t
+        c_o[t].mul_(gh[t])  # o: through h_t only
         if t > 0:
-            gh[t - 1].addmm_(da[t], W)
-            gc[t - 1].addcmul_(e[t], f[t])
+            gh[t - 1].addmm_(c[t], W)
+            gc[t - 1].addcmul_(e, f[t])
+    DA = sv.C.view(T, B, 4 * H)  # dL/d gate preactivations, o, i, f, g
     da = DA.view(T * B, 4 * H)
-    db = da.sum(0)
-    _accumulate(model, {
-        "weight_hh": da.t() @ sv.prev_h.reshape(T * B, H),  # (4H, H)
-        "weight_ih": da.t() @ x.reshape(T * B, -1),  # (4H, I)
+    db = _blocks(da.sum(0), LSTM_UNDO)
+    _accumulate(model, {  # back to torch's gate order
+        "weight_hh": _blocks(_prev_outer(DA, S[..., :H], sv.h0), LSTM_UNDO),  # (4H, H)
+        "weight_ih": _blocks((x.reshape(T * B, -1).t() @ da).t(), LSTM_UNDO),  # (4H, I)
         "bias_hh": db,
         "bias_ih": db.clone(),  # its own tensor: clipping scales each .grad in place
     })
-    return torch.cat([GH, GC], -1)
+    return G
 
 
 def _accumulate(model: RecurrentNet, grads: dict[str, Tensor]) -> None:

@@ -32,10 +32,19 @@ tanh(c_t) within step t: exactly autograd's gradient for a probe added to [h_t; 
 Each backward returns the total gradients g_t = dL/ds_t (T, B, n): the temporal gradient profile for
 free. Tested equal to autograd in tests/test_engine.py and tests/test_bptt.py. The readout and the
 loss still go through autograd (one small graph).
+
+Memory is the other cost. Each step's ops work on a few (B, H) slices, so a fresh op costs a few us
+whatever it does; but a fresh whole-sequence tensor costs page faults on every update (~1 ms per
+3 MB here). So the forward writes states and gate activations in place and turns the activations
+into the coefficients in place, the backward writes the gate gradients over the coefficients and
+the total gradients over the direct ones, and the buffers that never leave this module are kept
+with the model between updates (`_buffer`). What `forward_states` returns besides S lives in those
+buffers: it is valid until the next `forward_states` on the same model, and `backward` consumes it.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import NamedTuple
 
 import torch
@@ -66,10 +75,25 @@ class LSTMSaved(NamedTuple):
 Saved = Tensor | GRUSaved | LSTMSaved  # the vanilla cell keeps its preactivations A (T, B, H)
 
 
+_WORK: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> {key: buffer}
+
+
+def _buffer(model: RecurrentNet, name: str, shape: tuple[int, ...], like: Tensor) -> Tensor:
+    """A tensor kept with `model` between updates (contents: whatever its last use left), one per
+    name and shape (TBPTT's last chunk may be shorter). The model is a weak key: its buffers go with
+    it, and runs in other threads have other models."""
+    bufs = _WORK.setdefault(model, {})
+    key = (name, shape, like.dtype, like.device)
+    if key not in bufs:
+        bufs[key] = like.new_empty(shape)
+    return bufs[key]
+
+
 # ---- forward: no graph, every state written in place -------------------------------------------
 
 def forward_states(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[Saved, Tensor]:
-    """No-graph forward over x (T, B, I): what `backward` needs, and the states S (T, B, n)."""
+    """No-graph forward over x (T, B, I) from s0 (B, n) or zeros: what `backward` needs (kept in the
+    model's buffers, see the module docstring), and the states S (T, B, n), a new tensor."""
     if model.cell == "gru":
         return _gru_forward(model, x, s0)
     if model.cell == "lstm":
@@ -82,7 +106,7 @@ def _rnn_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[Ten
     T, B, _ = x.shape
     leak = model.leak
     W_t = model.W_hh.detach().t().contiguous()  # contiguous: each step's matmul is faster
-    A = _input_part(x, model.W_xh, model.b_h.detach())  # (T, B, H) input part
+    A = _input_part(x, model.W_xh, model.b_h.detach(), _buffer(model, "A", (T, B, model.H), x))
     S = torch.empty_like(A)
     h = x.new_zeros(B, model.H) if s0 is None else s0  # (B, H)
     for t in range(T):
@@ -100,8 +124,8 @@ def _gru_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[GRU
     H = model.H
     W_t = model.weight_hh.detach().t().contiguous()  # (H, 3H); contiguous: each step's matmul is faster
     b_hh = model.bias_hh.detach()
-    A = _input_part(x, model.weight_ih, model.bias_ih.detach())  # (T, B, 3H) x part; becomes r, z, n
-    P = x.new_empty(T, B, 3 * H)  # h_{t-1} W_hh^T + b_hh; becomes the coefficients C after the loop
+    A = _input_part(x, model.weight_ih, model.bias_ih.detach(), _buffer(model, "A", (T, B, 3 * H), x))
+    P = _buffer(model, "P", (T, B, 3 * H), x)  # h_{t-1} W_hh^T + b_hh; becomes the coefficients C
     S = x.new_empty(T, B, H)
     h0 = x.new_zeros(B, H) if s0 is None else s0  # (B, H)
     # per-step views made once: indexing inside the loop would cost as much as the arithmetic
@@ -118,7 +142,7 @@ def _gru_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[GRU
     # coefficients for all steps at once, written over P (and over r, which only they need)
     R, Z, N = A.view(T, B, 3, H).unbind(2)  # (T, B, H) views
     Cr, Cz, Cn = P.view(T, B, 3, H).unbind(2)  # Cr, Cz hold p_r, p_z (not needed), Cn holds p_n
-    Dn = torch.mul(N, N).sub_(1)
+    Dn = torch.mul(N, N, out=_buffer(model, "Dn", (T, B, H), x)).sub_(1)
     Dn.addcmul_(Dn, Z, value=-1).neg_()  # (1-z)(1-n^2)
     torch.mul(Dn, Cn, out=Cr)  # r: through r * p_n, times r(1-r) below
     torch.mul(Dn, R, out=Cn)  # n: p_n enters multiplied by r
@@ -140,10 +164,11 @@ def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LS
     W_t = _blocks(model.weight_hh.detach(), LSTM_ORDER).t().contiguous()  # (H, 4H) o, i, f, g
     # both biases go into the input part: the gate preactivations are plain sums
     bias = _blocks(model.bias_ih.detach() + model.bias_hh.detach(), LSTM_ORDER)
-    A = _input_part(x, _blocks(model.weight_ih.detach(), LSTM_ORDER), bias)  # (T, B, 4H) x part;
+    A = _input_part(x, _blocks(model.weight_ih.detach(), LSTM_ORDER), bias,  # (T, B, 4H) x part;
+                    _buffer(model, "A", (T, B, 4 * H), x))
     # it becomes the gate activations in place, then the coefficients
     S = x.new_empty(T, B, 2 * H)  # h and c written straight into their halves
-    TC = x.new_empty(T, B, H)  # tanh(c_t); becomes K after the loop
+    TC = _buffer(model, "TC", (T, B, H), x)  # tanh(c_t); becomes K after the loop
     h0, c0 = (x.new_zeros(B, H), x.new_zeros(B, H)) if s0 is None else (s0[:, :H], s0[:, H:])
     a, a_sig, a_g = A.unbind(0), A[..., :3 * H].unbind(0), A[..., 3 * H:].unbind(0)
     o, i, f, g = (A[..., k * H:(k + 1) * H].unbind(0) for k in range(4))
@@ -160,8 +185,8 @@ def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LS
     # coefficients for all steps at once, written over the activations (order matters: each line
     # reads only slots not yet overwritten)
     Og, Ig, Fg, Gg = A.view(T, B, 4, H).unbind(2)  # (T, B, H) views
-    F = Fg.clone()  # f_t itself carries dc_t/dc_{t-1}; its slot becomes C_f
-    tmp = torch.mul(Og, TC)  # o tanh(c)
+    F = _buffer(model, "F", (T, B, H), x).copy_(Fg)  # f_t itself: dc_t/dc_{t-1}; its slot becomes C_f
+    tmp = torch.mul(Og, TC, out=_buffer(model, "tmp", (T, B, H), x))  # o tanh(c)
     torch.addcmul(Og, tmp, TC, value=-1, out=TC)  # K = o(1 - tanh^2 c)
     torch.addcmul(tmp, tmp, Og, value=-1, out=Og)  # C_o = tanh(c) o(1-o)
     torch.mul(Ig, Gg, out=tmp)  # i g
@@ -185,11 +210,15 @@ def _prev_outer(D: Tensor, h: Tensor, h0: Tensor) -> Tensor:
     return torch.addmm(D[0].t() @ h0, D[1:].reshape(-1, k).t(), h[:-1].reshape((T - 1) * B, -1))
 
 
-def _input_part(x: Tensor, W: Tensor, bias: Tensor) -> Tensor:
+def _input_part(x: Tensor, W: Tensor, bias: Tensor, out: Tensor | None = None) -> Tensor:
     """x W^T + bias for all steps in one matmul: (T, B, I) -> (T, B, g*H). W^T is made contiguous
     first: with I as small as 1 or 2 that makes the matmul ~3x faster."""
     T, B, n_in = x.shape
-    return torch.addmm(bias, x.reshape(T * B, n_in), W.detach().t().contiguous()).view(T, B, -1)
+    Wt = W.detach().t().contiguous()
+    if out is None:
+        return torch.addmm(bias, x.reshape(T * B, n_in), Wt).view(T, B, -1)
+    torch.addmm(bias, x.reshape(T * B, n_in), Wt, out=out.view(T * B, -1))
+    return out
 
 
 def _activate(act: str, a: Tensor, out: Tensor) -> None:
@@ -203,17 +232,22 @@ def _activate(act: str, a: Tensor, out: Tensor) -> None:
         out.copy_(a)
 
 
-def slope(act: str, A: Tensor, S: Tensor, leak: float) -> Tensor:
-    """f'(a) for all steps, reusing f(a) where that is cheaper (tanh, sigmoid)."""
+def _slope(act: str, A: Tensor, S: Tensor, leak: float) -> Tensor:
+    """(1-leak) f'(a) for all steps, written over A (not needed after), reusing f(a) where that is
+    cheaper (tanh, sigmoid)."""
     if act == "linear":
-        return torch.ones_like(A)
-    if act == "relu":
-        return (A > 0).to(A.dtype)
-    fa = torch.tanh(A) if leak else S  # without leak, S already holds f(A)
-    if act == "tanh":
-        return 1 - fa * fa
-    fa = torch.sigmoid(A)
-    return fa * (1 - fa)
+        A.fill_(1)
+    elif act == "relu":
+        A.gt_(0)
+    elif act == "tanh":
+        fa = A.tanh_() if leak else torch.mul(S, S, out=A)  # without leak, S already holds f(A)
+        if leak:
+            fa.mul_(fa)
+        A.neg_().add_(1)  # 1 - f(a)^2
+    else:  # sigmoid
+        A.sigmoid_()
+        A.addcmul_(A, A, value=-1)  # f(a)(1 - f(a))
+    return A.mul_(1 - leak) if leak else A
 
 
 # ---- backward: the recurrence in the loop, everything else in whole-sequence ops ---------------
@@ -221,7 +255,8 @@ def slope(act: str, A: Tensor, S: Tensor, leak: float) -> Tensor:
 def backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, saved: Saved, S: Tensor,
              direct: Tensor) -> Tensor:
     """Accumulate the recurrent and input weights' gradients into .grad given the direct gradients
-    d_t (T, B, n) (readout and loss); return the total gradients g_t = dL/ds_t (T, B, n)."""
+    d_t (T, B, n) (readout and loss); return the total gradients g_t = dL/ds_t (T, B, n), written
+    over `direct`. `saved` comes from `forward_states` on the same x and s0, and is used up."""
     if model.cell == "gru":
         return _gru_backward(model, x, S, saved, direct)
     if model.cell == "lstm":
@@ -233,21 +268,19 @@ def _rnn_backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, 
                   direct: Tensor) -> Tensor:
     T, B, H = S.shape
     leak = model.leak
-    D = slope(model.act, A, S, leak) * (1 - leak)  # (T, B, H)
+    dA = _slope(model.act, A, S, leak)  # (T, B, H) (1-leak) f'(a_t); becomes da_t in the loop
     W = model.W_hh.detach()
-    G = direct.clone()  # becomes g_t = d_t + c_t, filled from the end
-    dA = torch.empty_like(direct)
+    G = direct  # becomes g_t = d_t + c_t, filled from the end (in place)
     for t in range(T - 1, -1, -1):
-        torch.mul(G[t], D[t], out=dA[t])  # da_t = (1-leak) f'(a_t) g_t
+        dA[t].mul_(G[t])  # da_t = (1-leak) f'(a_t) g_t
         if t > 0:
             G[t - 1].addmm_(dA[t], W)  # g_{t-1} = d_{t-1} + da_t W_hh (+ leak g_t)
             if leak:
                 G[t - 1].add_(G[t], alpha=leak)
-    h0 = S.new_zeros(1, B, H) if s0 is None else s0[None]
-    prev = torch.cat([h0, S[:-1]])  # (T, B, H) h_{t-1}
-    flat = dA.reshape(T * B, H)
+    h0 = S.new_zeros(B, H) if s0 is None else s0
+    flat = dA.view(T * B, H)
     _accumulate(model, {
-        "W_hh": flat.t() @ prev.reshape(T * B, H),  # (H, H)
+        "W_hh": _prev_outer(dA, S, h0),  # (H, H)
         "W_xh": (x.reshape(T * B, -1).t() @ flat).t().contiguous(),  # (H, I); this way round ~10x faster
         "b_h": flat.sum(0),  # (H,)
     })
@@ -257,7 +290,7 @@ def _rnn_backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, 
 def _gru_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: GRUSaved, direct: Tensor) -> Tensor:
     T, B, H = direct.shape
     W = model.weight_hh.detach()  # (3H, H)
-    G = direct.clone()  # becomes g_t, filled from the end
+    G = direct  # becomes g_t, filled from the end  (in place)
     g, g1 = G.unbind(0), G[:, :, None].unbind(0)  # (B, H) and (B, 1, H), broadcast over the blocks
     c, c_flat, z = sv.C.unbind(0), sv.C.view(T, B, 3 * H).unbind(0), sv.Z.unbind(0)
     for t in range(T - 1, -1, -1):
@@ -280,7 +313,7 @@ def _lstm_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: LSTMSaved, dir
     T, B, n = direct.shape
     H = n // 2
     W = _blocks(model.weight_hh.detach(), LSTM_ORDER)  # (4H, H) o, i, f, g
-    G = direct.clone()  # becomes [gh_t; gc_t], filled from the end
+    G = direct  # becomes [gh_t; gc_t], filled from the end  (in place)
     gh, gc = G[..., :H].unbind(0), G[..., H:].unbind(0)
     e = x.new_empty(B, H)  # this step's dL/dc_t through both of its uses
     e1 = e[:, None]  # (B, 1, H) broadcast over i, f, g

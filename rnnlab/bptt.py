@@ -89,6 +89,17 @@ def _buffer(model: RecurrentNet, name: str, shape: tuple[int, ...], like: Tensor
     return bufs[key]
 
 
+def _steps(model: RecurrentNet, view: Tensor) -> tuple[Tensor, ...]:
+    """view.unbind(0), one view per step, for a view of one of the model's kept buffers: made once
+    and kept too (100 views cost ~70 us, and an update needs a dozen such lists). Views of new
+    tensors (S, the gradients) are unbound directly."""
+    bufs = _WORK.setdefault(model, {})
+    key = ("steps", view.data_ptr(), view.shape, view.stride(), view.dtype, view.device)
+    if key not in bufs:  # the views hold the storage, so no other tensor can take its address
+        bufs[key] = view.unbind(0)
+    return bufs[key]
+
+
 # ---- forward: no graph, every state written in place -------------------------------------------
 
 def forward_states(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[Saved, Tensor]:
@@ -129,9 +140,10 @@ def _gru_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[GRU
     S = x.new_empty(T, B, H)
     h0 = x.new_zeros(B, H) if s0 is None else s0  # (B, H)
     # per-step views made once: indexing inside the loop would cost as much as the arithmetic
-    a_rz, a_n = A[..., :2 * H].unbind(0), A[..., 2 * H:].unbind(0)
-    r, z = A[..., :H].unbind(0), A[..., H:2 * H].unbind(0)
-    p, p_rz, p_n, s = P.unbind(0), P[..., :2 * H].unbind(0), P[..., 2 * H:].unbind(0), S.unbind(0)
+    a_rz, a_n = _steps(model, A[..., :2 * H]), _steps(model, A[..., 2 * H:])
+    r, z = _steps(model, A[..., :H]), _steps(model, A[..., H:2 * H])
+    p, p_rz, p_n = _steps(model, P), _steps(model, P[..., :2 * H]), _steps(model, P[..., 2 * H:])
+    s = S.unbind(0)
     h = h0
     for t in range(T):
         torch.addmm(b_hh, h, W_t, out=p[t])  # (B, 3H)
@@ -170,9 +182,9 @@ def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LS
     S = x.new_empty(T, B, 2 * H)  # h and c written straight into their halves
     TC = _buffer(model, "TC", (T, B, H), x)  # tanh(c_t); becomes K after the loop
     h0, c0 = (x.new_zeros(B, H), x.new_zeros(B, H)) if s0 is None else (s0[:, :H], s0[:, H:])
-    a, a_sig, a_g = A.unbind(0), A[..., :3 * H].unbind(0), A[..., 3 * H:].unbind(0)
-    o, i, f, g = (A[..., k * H:(k + 1) * H].unbind(0) for k in range(4))
-    hs, cs, tc = S[..., :H].unbind(0), S[..., H:].unbind(0), TC.unbind(0)
+    a, a_sig, a_g = _steps(model, A), _steps(model, A[..., :3 * H]), _steps(model, A[..., 3 * H:])
+    o, i, f, g = (_steps(model, A[..., k * H:(k + 1) * H]) for k in range(4))
+    hs, cs, tc = S[..., :H].unbind(0), S[..., H:].unbind(0), _steps(model, TC)
     h, c = h0, c0
     for t in range(T):
         a[t].addmm_(h, W_t)  # preactivations (B, 4H): x part + h_{t-1} W_hh^T
@@ -292,7 +304,7 @@ def _gru_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: GRUSaved, direc
     W = model.weight_hh.detach()  # (3H, H)
     G = direct  # becomes g_t, filled from the end  (in place)
     g, g1 = G.unbind(0), G[:, :, None].unbind(0)  # (B, H) and (B, 1, H), broadcast over the blocks
-    c, c_flat, z = sv.C.unbind(0), sv.C.view(T, B, 3 * H).unbind(0), sv.Z.unbind(0)
+    c, c_flat, z = _steps(model, sv.C), _steps(model, sv.C.view(T, B, 3 * H)), _steps(model, sv.Z)
     for t in range(T - 1, -1, -1):
         c[t].mul_(g1[t])  # dL/dp_t = g_t * C_t, written over C_t  (B, 3, H)
         if t > 0:
@@ -317,8 +329,8 @@ def _lstm_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: LSTMSaved, dir
     gh, gc = G[..., :H].unbind(0), G[..., H:].unbind(0)
     e = x.new_empty(B, H)  # this step's dL/dc_t through both of its uses
     e1 = e[:, None]  # (B, 1, H) broadcast over i, f, g
-    c, c_o, c_ifg = sv.C.view(T, B, 4 * H).unbind(0), sv.C[:, :, 0].unbind(0), sv.C[:, :, 1:].unbind(0)
-    k, f = sv.K.unbind(0), sv.F.unbind(0)
+    c, c_o = _steps(model, sv.C.view(T, B, 4 * H)), _steps(model, sv.C[:, :, 0])
+    c_ifg, k, f = _steps(model, sv.C[:, :, 1:]), _steps(model, sv.K), _steps(model, sv.F)
     for t in range(T - 1, -1, -1):
         torch.addcmul(gc[t], gh[t], k[t], out=e)  # e_t = gc_t + gh_t o(1-tanh^2 c_t)
         c_ifg[t].mul_(e1)  # dL/d preact of i, f, g: through c_t, written over C_t

@@ -76,7 +76,9 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
 
-    print(f"threads={torch.get_num_threads()} T=100 H=64 batch=32 adding sgd (rnn: tanh)")
+    mkldnn = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
+    print(f"threads={torch.get_num_threads()} T=100 H=64 batch=32 adding sgd (rnn: tanh); "
+          f"oneDNN {'on (fused LSTM runs its RNN kernel)' if mkldnn else 'off'}")
     for cell in args.cells.split(","):
         o, b = compare(cell, args.repeats, args.updates)
         name = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}[cell]

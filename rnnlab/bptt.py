@@ -64,7 +64,7 @@ class GRUSaved(NamedTuple):
 
 class LSTMSaved(NamedTuple):
     """What the LSTM backward needs, per step t (shapes T, B, ...). `backward` writes over C.
-    Gates are in the order o, i, f, g (LSTM_ORDER), not torch's i, f, g, o."""
+    Gates are in the order o, i, f, g (see _oifg), not torch's i, f, g, o."""
 
     C: Tensor  # (T, B, 4, H) o: dh_t/d preact; i, f, g: dc_t/d preact
     K: Tensor  # (T, B, H) o(1-tanh^2 c_t) = dh_t/dc_t
@@ -165,18 +165,16 @@ def _gru_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[GRU
     return GRUSaved(P.view(T, B, 3, H), Z, Dn, h0), S
 
 
-LSTM_ORDER = [3, 0, 1, 2]  # torch's gate blocks i, f, g, o taken as o, i, f, g: one sigmoid covers
-LSTM_UNDO = [1, 2, 3, 0]  # o, i, f and one tanh g; the backward's e_t multiplies i, f, g side by side
 
 
 def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LSTMSaved, Tensor]:
     """LSTM states S = [h; c] (T, B, 2H) and the backward's coefficients."""
     T, B, _ = x.shape
     H = model.H
-    W_t = _blocks(model.weight_hh.detach(), LSTM_ORDER).t().contiguous()  # (H, 4H) o, i, f, g
+    W_t = _oifg(model.weight_hh.detach()).t().contiguous()  # (H, 4H) o, i, f, g
     # both biases go into the input part: the gate preactivations are plain sums
-    bias = _blocks(model.bias_ih.detach() + model.bias_hh.detach(), LSTM_ORDER)
-    A = _input_part(x, _blocks(model.weight_ih.detach(), LSTM_ORDER), bias,  # (T, B, 4H) x part;
+    bias = _oifg(model.bias_ih.detach() + model.bias_hh.detach())
+    A = _input_part(x, _oifg(model.weight_ih.detach()), bias,  # (T, B, 4H) x part;
                     _buffer(model, "A", (T, B, 4 * H), x))
     # it becomes the gate activations in place, then the coefficients
     S = x.new_empty(T, B, 2 * H)  # h and c written straight into their halves
@@ -210,9 +208,11 @@ def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LS
     return LSTMSaved(A.view(T, B, 4, H), TC, F, h0), S
 
 
-def _blocks(w: Tensor, order: list[int]) -> Tensor:
-    """Gate blocks of a stacked weight (4H, ...) or bias (4H,) in another order (a copy)."""
-    return w.view(len(order), -1, *w.shape[1:])[order].reshape(w.shape)
+def _oifg(w: Tensor, back: bool = False) -> Tensor:
+    """An LSTM weight (4H, ...) or bias (4H,) with torch's gate blocks i, f, g, o as o, i, f, g (or
+    back): one sigmoid then covers o, i, f and the backward's e_t multiplies i, f, g side by side.
+    A roll by one block, a copy (~6x faster than indexing the blocks)."""
+    return torch.roll(w, -w.shape[0] // 4 if back else w.shape[0] // 4, 0)
 
 
 def _prev_outer(D: Tensor, h: Tensor, h0: Tensor) -> Tensor:
@@ -324,7 +324,7 @@ def _gru_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: GRUSaved, direc
 def _lstm_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: LSTMSaved, direct: Tensor) -> Tensor:
     T, B, n = direct.shape
     H = n // 2
-    W = _blocks(model.weight_hh.detach(), LSTM_ORDER)  # (4H, H) o, i, f, g
+    W = _oifg(model.weight_hh.detach())  # (4H, H) o, i, f, g
     G = direct  # becomes [gh_t; gc_t], filled from the end  (in place)
     gh, gc = G[..., :H].unbind(0), G[..., H:].unbind(0)
     e = x.new_empty(B, H)  # this step's dL/dc_t through both of its uses
@@ -340,10 +340,10 @@ def _lstm_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: LSTMSaved, dir
             gc[t - 1].addcmul_(e, f[t])
     DA = sv.C.view(T, B, 4 * H)  # dL/d gate preactivations, o, i, f, g
     da = DA.view(T * B, 4 * H)
-    db = _blocks(da.sum(0), LSTM_UNDO)
+    db = _oifg(da.sum(0), back=True)
     _accumulate(model, {  # back to torch's gate order
-        "weight_hh": _blocks(_prev_outer(DA, S[..., :H], sv.h0), LSTM_UNDO),  # (4H, H)
-        "weight_ih": _blocks((x.reshape(T * B, -1).t() @ da).t(), LSTM_UNDO),  # (4H, I)
+        "weight_hh": _oifg(_prev_outer(DA, S[..., :H], sv.h0), back=True),  # (4H, H)
+        "weight_ih": _oifg((x.reshape(T * B, -1).t() @ da).t().contiguous(), back=True),  # (4H, I)
         "bias_hh": db,
         "bias_ih": db.clone(),  # its own tensor: clipping scales each .grad in place
     })

@@ -179,32 +179,31 @@ def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LS
     # it becomes the gate activations in place, then the coefficients
     S = x.new_empty(T, B, 2 * H)  # h and c written straight into their halves
     TC = _buffer(model, "TC", (T, B, H), x)  # tanh(c_t); becomes K after the loop
+    FC = _buffer(model, "FC", (T, B, H), x)  # f c_{t-1}: the first term of c_t, kept for C_f
     h0, c0 = (x.new_zeros(B, H), x.new_zeros(B, H)) if s0 is None else (s0[:, :H], s0[:, H:])
     a, a_sig, a_g = _steps(model, A), _steps(model, A[..., :3 * H]), _steps(model, A[..., 3 * H:])
     o, i, f, g = (_steps(model, A[..., k * H:(k + 1) * H]) for k in range(4))
-    hs, cs, tc = S[..., :H].unbind(0), S[..., H:].unbind(0), _steps(model, TC)
+    hs, cs, tc, fc = S[..., :H].unbind(0), S[..., H:].unbind(0), _steps(model, TC), _steps(model, FC)
     h, c = h0, c0
     for t in range(T):
         a[t].addmm_(h, W_t)  # preactivations (B, 4H): x part + h_{t-1} W_hh^T
         a_sig[t].sigmoid_()  # o, i, f
         a_g[t].tanh_()  # g
-        torch.mul(f[t], c, out=cs[t]).addcmul_(i[t], g[t])  # c_t = f c_{t-1} + i g
+        torch.addcmul(torch.mul(f[t], c, out=fc[t]), i[t], g[t], out=cs[t])  # c_t = f c_{t-1} + i g
         torch.tanh(cs[t], out=tc[t])
         torch.mul(o[t], tc[t], out=hs[t])  # h_t = o tanh(c_t)
         h, c = hs[t], cs[t]
     # coefficients for all steps at once, written over the activations (order matters: each line
-    # reads only slots not yet overwritten)
+    # reads only slots not yet overwritten), reusing the loop's products h = o tanh(c) and f c_{t-1}
     Og, Ig, Fg, Gg = A.view(T, B, 4, H).unbind(2)  # (T, B, H) views
+    Hh = S[..., :H]
     F = _buffer(model, "F", (T, B, H), x).copy_(Fg)  # f_t itself: dc_t/dc_{t-1}; its slot becomes C_f
-    tmp = torch.mul(Og, TC, out=_buffer(model, "tmp", (T, B, H), x))  # o tanh(c)
-    torch.addcmul(Og, tmp, TC, value=-1, out=TC)  # K = o(1 - tanh^2 c)
-    torch.addcmul(tmp, tmp, Og, value=-1, out=Og)  # C_o = tanh(c) o(1-o)
-    torch.mul(Ig, Gg, out=tmp)  # i g
+    torch.addcmul(Og, Hh, TC, value=-1, out=TC)  # K = o(1 - tanh^2 c)
+    torch.addcmul(Hh, Hh, Og, value=-1, out=Og)  # C_o = tanh(c) o(1-o)
+    torch.addcmul(FC, FC, Fg, value=-1, out=Fg)  # C_f = c_{t-1} f(1-f)
+    tmp = torch.mul(Ig, Gg, out=FC)  # i g
     torch.addcmul(Ig, tmp, Gg, value=-1, out=Gg)  # C_g = i(1-g^2)
     torch.addcmul(tmp, tmp, Ig, value=-1, out=Ig)  # C_i = g i(1-i)
-    Fg.addcmul_(Fg, Fg, value=-1)  # C_f = c_{t-1} f(1-f)
-    Fg[1:].mul_(S[:-1, :, H:])
-    Fg[0].mul_(c0)
     return LSTMSaved(A.view(T, B, 4, H), TC, F, h0), S
 
 

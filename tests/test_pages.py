@@ -484,12 +484,12 @@ def test_error_messages_keep_our_words_and_drop_the_systems():
     import io
     import zipfile
 
-    from rnnlab.results import load_zip
+    from rnnlab.results import ExportError, load_zip
     from ui.errors import message
 
     buf = io.BytesIO()
     zipfile.ZipFile(buf, "w").close()
-    with pytest.raises(FileNotFoundError) as ours:
+    with pytest.raises(ExportError) as ours:  # a refused export: rnnlab's words for a person
         load_zip(buf.getvalue())
     assert message(ours.value).startswith("zip: not a run export")
     with pytest.raises(FileNotFoundError) as system:

@@ -133,37 +133,44 @@ class PerStep:
 
 @dataclass(frozen=True)
 class Outcome:
-    """The run's verdict is `kind`; for "learned", the final loss is also below `below` x baseline."""
+    """The run's verdict is `kind` (or one of several, e.g. "did not learn" = not learned or worse);
+    for "learned", the final loss is also below `below` x baseline."""
 
-    kind: str
+    kind: str | tuple[str, ...]
     below: float | None = None
 
     @property
+    def kinds(self) -> tuple[str, ...]:
+        return (self.kind,) if isinstance(self.kind, str) else self.kind
+
+    @property
     def words(self) -> str:
-        return self.kind + (f", final loss below {self.below:g} × baseline" if self.below else "")
+        below = f", final loss below {self.below:g} × baseline" if self.below else ""
+        return " or ".join(self.kinds) + below
 
     def check(self, ev: Evidence) -> Check:
-        ok = ev.kind == self.kind and (self.below is None or ev.ratio <= self.below)
+        ok = ev.kind in self.kinds and (self.below is None or ev.ratio <= self.below)
         return Check(ok, self.words, f"{ev.kind}, final loss {ev.ratio:.3g} × baseline")
 
 
 @dataclass(frozen=True)
 class Diverges:
-    """The run diverges in `stage` ("forward", "backward", "update") at a step in [first, last]:
-    `first` > 0 leaves finite updates to draw before it."""
+    """The run diverges at a step in [first, last], in `stage` ("forward", "backward", "update"; None:
+    any). `first` > 0 leaves finite updates to draw before it. Which pass overflows first after the
+    weights have blown up is a matter of rounding, so a claim about a spike should not name it."""
 
-    stage: str
+    stage: str | None = None
     first: int = 0
     last: int | None = None
 
     @property
     def words(self) -> str:
         span = f"steps {self.first}–{self.last}" if self.last is not None else f"step {self.first} or later"
-        return f"diverges in the {self.stage} pass, at {span}"
+        return "diverges" + (f" in the {self.stage} pass" if self.stage else "") + f", at {span}"
 
     def check(self, ev: Evidence) -> Check:
         at = ev.diverged_at
-        ok = (at is not None and ev.stage == self.stage and at >= self.first
+        ok = (at is not None and (self.stage is None or ev.stage == self.stage) and at >= self.first
               and (self.last is None or at <= self.last))
         got = f"diverged at step {at} ({ev.stage} pass)" if at is not None else "did not diverge"
         return Check(ok, self.words, got)

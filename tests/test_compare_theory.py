@@ -275,7 +275,7 @@ def test_compare_page_remedy_pair_link_and_picker():
     at = page_app("pages/compare.py", **compare.remedy_params(without, with_))
     no_errors(at)
     assert at.session_state["cmp.remedy"] == label
-    assert any("B = A with clip \\= 1" in m.value for m in at.markdown)
+    assert any("B = A with clip \\= 0.5" in m.value for m in at.markdown)
     # picking another pair rewrites the URL: A = the preset without, b = the remedy's changes
     at.button_group(key="cmp.remedy").set_value("Leaky integration").run()
     no_errors(at)

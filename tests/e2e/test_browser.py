@@ -83,7 +83,7 @@ def test_lab_at_defaults_shows_the_heatmap(server, page):
 def test_preset_link_sets_the_controls(server, page):
     open_app(page, server, "/?preset=exploding-clipped&seq_len=30")
     assert number_input(page, "Spectral radius rho").input_value() == "2"
-    assert float(number_input(page, "Clip threshold").input_value()) == 1.0
+    assert float(number_input(page, "Clip threshold").input_value()) == 0.5
     assert number_input(page, "Sequence length T").input_value() == "30"
     assert exceptions(page) == 0
 

@@ -216,14 +216,15 @@ def _prev_outer(D: Tensor, h: Tensor, h0: Tensor) -> Tensor:
     """D^T [h_0; h_1 .. h_{T-1}] for D (T, B, k) and states h (T, B, H): (k, H), one matmul over all
     steps without building the shifted copy of h."""
     T, B, k = D.shape
-    return torch.addmm(D[0].t() @ h0, D[1:].reshape(-1, k).t(), h[:-1].reshape((T - 1) * B, -1))
+    prev = h[:-1].reshape((T - 1) * B, h.shape[-1])  # H spelled out: a one-step chunk has none
+    return torch.addmm(D[0].t() @ h0, D[1:].reshape(-1, k).t(), prev)
 
 
 def _input_part(x: Tensor, W: Tensor, bias: Tensor, out: Tensor) -> Tensor:
     """x W^T + bias for all steps in one matmul, into out: (T, B, I) -> (T, B, g*H). W^T is made
     contiguous first: with I as small as 1 or 2 that makes the matmul ~3x faster."""
     T, B, n_in = x.shape
-    torch.addmm(bias, x.reshape(T * B, n_in), W.detach().t().contiguous(), out=out.view(T * B, -1))
+    torch.addmm(bias, x.reshape(T * B, n_in), W.detach().t().contiguous(), out=out.view(T * B, out.shape[-1]))
     return out
 
 
@@ -284,7 +285,7 @@ def _rnn_backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, 
     flat = dA.view(T * B, H)
     _accumulate(model, {
         "W_hh": _prev_outer(dA, S, h0),  # (H, H)
-        "W_xh": (x.reshape(T * B, -1).t() @ flat).t().contiguous(),  # (H, I); this way round ~10x faster
+        "W_xh": (x.reshape(T * B, x.shape[-1]).t() @ flat).t().contiguous(),  # (H, I); this way round ~10x faster
         "b_h": flat.sum(0),  # (H,)
     })
     return G
@@ -306,7 +307,7 @@ def _gru_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: GRUSaved, direc
     grads = {"weight_hh": _prev_outer(DP, S, sv.h0), "bias_hh": dp.sum(0)}  # (3H, H), (3H,)
     # the x part differs from p only in the n block, which r does not multiply: overwrite it
     torch.mul(G, sv.Dn, out=DP[..., 2 * H:])
-    grads["weight_ih"] = (x.reshape(T * B, -1).t() @ dp).t().contiguous()  # (3H, I)
+    grads["weight_ih"] = (x.reshape(T * B, x.shape[-1]).t() @ dp).t().contiguous()  # (3H, I)
     grads["bias_ih"] = dp.sum(0)
     _accumulate(model, grads)
     return G
@@ -334,7 +335,7 @@ def _lstm_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: LSTMSaved, dir
     db = _oifg(da.sum(0), back=True)
     _accumulate(model, {  # back to torch's gate order
         "weight_hh": _oifg(_prev_outer(DA, S[..., :H], sv.h0), back=True),  # (4H, H)
-        "weight_ih": _oifg((x.reshape(T * B, -1).t() @ da).t().contiguous(), back=True),  # (4H, I)
+        "weight_ih": _oifg((x.reshape(T * B, x.shape[-1]).t() @ da).t().contiguous(), back=True),  # (4H, I)
         "bias_hh": db,
         "bias_ih": db.clone(),  # its own tensor: clipping scales each .grad in place
     })

@@ -21,8 +21,8 @@ def _model(cell, dtype=torch.float32, seed=5):
     model = RecurrentNet(cell, "tanh", H, N_IN, 1).to(dtype)
     model.init_weights("gaussian", 1.2, torch.Generator().manual_seed(seed))
     with torch.no_grad():  # biases nonzero, so every bias path is exercised
-        model.bias_hh.normal_(0, 0.5)
-        model.bias_ih.normal_(0, 0.5)
+        for name in ("b_h",) if cell == "rnn" else ("bias_hh", "bias_ih"):
+            getattr(model, name).normal_(0, 0.5)
         model.b_y.normal_(0, 0.5)
     return model.to(dtype)
 
@@ -59,6 +59,28 @@ def test_gated_bptt_equals_autograd(cell, with_s0, dtype, tol):
     for name, p in model.named_parameters():
         torch.testing.assert_close(p.grad, ref[name], **tol, msg=lambda m, name=name: f"{name}: {m}")
     assert model.bias_hh.grad.data_ptr() != model.bias_ih.grad.data_ptr()  # clipping scales each
+
+
+@pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
+@pytest.mark.parametrize("steps", [1, 2])
+def test_chunks_of_one_and_two_steps_equal_autograd(cell, steps):
+    """TBPTT leaves a last chunk of one step when the window does not divide the length (copy,
+    seq_len 5, tbptt 2): every shape must survive an empty h[:-1]."""
+    gen = torch.Generator().manual_seed(3)
+    model = _model(cell)
+    x, target = torch.randn(steps, B, N_IN, generator=gen), torch.randn(steps, B, generator=gen)
+    s0 = torch.randn(B, model.state_size, generator=gen)
+    probe = torch.zeros(steps, B, model.state_size, requires_grad=True)
+    _loss(model(x, s0=s0, probe=probe).out, target).backward()
+    ref = {name: p.grad.clone() for name, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    saved, S = bptt.forward_states(model, x, s0)
+    S.requires_grad_(True)
+    _loss(model.readout(S), target).backward()
+    G = bptt.backward(model, x, s0, saved, S.detach(), S.grad)
+    torch.testing.assert_close(G, probe.grad, rtol=2e-5, atol=2e-6)
+    for name, p in model.named_parameters():
+        torch.testing.assert_close(p.grad, ref[name], rtol=2e-5, atol=2e-6, msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_lstm_cell_gradient_is_what_reaches_c_from_the_next_step_only():

@@ -50,6 +50,7 @@ from typing import NamedTuple
 import torch
 from torch import Tensor
 
+from . import activations
 from .cells import RecurrentNet
 
 
@@ -120,9 +121,10 @@ def _rnn_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[Ten
     A = _input_part(x, model.W_xh, model.b_h.detach(), _buffer(model, "A", (T, B, model.H), x))
     S = torch.empty_like(A)
     h = x.new_zeros(B, model.H) if s0 is None else s0  # (B, H)
+    f_out = activations.get(model.act).f_out
     for t in range(T):
         A[t].addmm_(h, W_t)  # a_t = x_t W_xh^T + b_h + h_{t-1} W_hh^T
-        _activate(model.act, A[t], S[t])  # S[t] = f(a_t)
+        f_out(A[t], S[t])  # S[t] = f(a_t)
         if leak:
             S[t].mul_(1 - leak).add_(h, alpha=leak)
         h = S[t]
@@ -228,29 +230,11 @@ def _input_part(x: Tensor, W: Tensor, bias: Tensor, out: Tensor) -> Tensor:
     return out
 
 
-def _activate(act: str, a: Tensor, out: Tensor) -> None:
-    if act == "tanh":
-        torch.tanh(a, out=out)
-    elif act == "sigmoid":
-        torch.sigmoid(a, out=out)
-    elif act == "relu":
-        torch.clamp(a, min=0, out=out)
-    else:
-        out.copy_(a)
-
-
 def _slope(act: str, A: Tensor, S: Tensor, leak: float) -> Tensor:
     """(1-leak) f'(a) for all steps, written over A (not needed after), reusing f(a) where that is
     cheaper (tanh, sigmoid)."""
-    if act == "linear":
-        A.fill_(1)
-    elif act == "relu":
-        A.gt_(0)
-    elif act == "tanh":  # 1 - f(a)^2; without leak S already holds f(a)
-        (A.tanh_().square_() if leak else torch.mul(S, S, out=A)).neg_().add_(1)
-    else:  # sigmoid
-        A.sigmoid_()
-        A.addcmul_(A, A, value=-1)  # f(a)(1 - f(a))
+    # without leak S already holds f(a): tanh's slope 1 - f(a)^2 then costs no second tanh
+    A = activations.get(act).slope_over(A, None if leak else S)
     return A.mul_(1 - leak) if leak else A
 
 
@@ -285,7 +269,7 @@ def _rnn_backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, 
     flat = dA.view(T * B, H)
     _accumulate(model, {
         "W_hh": _prev_outer(dA, S, h0),  # (H, H)
-        "W_xh": (x.reshape(T * B, x.shape[-1]).t() @ flat).t().contiguous(),  # (H, I); this way round ~10x faster
+        "W_xh": (x.reshape(T * B, x.shape[-1]).t() @ flat).t().contiguous(),  # (H, I); ~10x faster
         "b_h": flat.sum(0),  # (H,)
     })
     return G

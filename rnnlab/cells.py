@@ -18,12 +18,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-ACTS: dict[str, Callable[[Tensor], Tensor]] = {
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "linear": lambda a: a,
-}
+from rnnlab import activations
+
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 LSTM_FORGET_BIAS = 1.0
 """The LSTM's forget gate starts mostly open, sigmoid(1) = 0.73, as is common practice (Gers et al. 2000;
@@ -69,7 +65,7 @@ class RecurrentNet(nn.Module):
     def __init__(self, cell: str, act: str, hidden: int, n_in: int, n_out: int, leak: float = 0.0):
         super().__init__()
         self.cell, self.act, self.H, self.leak = cell, act, hidden, leak
-        self.f = ACTS[act]
+        self.f = activations.get(act).f
         g = GATES[cell]
         H = hidden
         if cell == "rnn":

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import activations
+
 
 class ConfigError(ValueError):
     """A config value that is not allowed. `key` is the offending key, `allowed` what would be."""
@@ -137,7 +139,7 @@ FIELDS: tuple[Field, ...] = (
     F("cell", str, "rnn", "Recurrent cell: vanilla RNN, GRU or LSTM.", "Network",
       choices=("rnn", "gru", "lstm"), label="Cell"),
     F("act", str, "tanh", "Activation f of the vanilla cell; its largest slope gamma sets the norm bound.",
-      "Network", choices=("tanh", "sigmoid", "relu", "linear"), label="Activation"),
+      "Network", choices=activations.NAMES, label="Activation"),
     F("hidden", int, 64, "Hidden size H.", "Network", lo=2, capped=True, label="Hidden size"),
     # rho >= 1e-30: the weights are float32, whose normal range ends at 1.2e-38. Below it numbers lose
     # digits (subnormals) and then vanish: rho = 5e-324 makes W_hh exactly 0. At rho = 1e-30 an entry

@@ -90,7 +90,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear")
+from . import activations
+
 NORMS = ("spectral", "rms")
 SPECTRAL_METHODS = ("auto", "gram", "tracking")
 
@@ -112,20 +113,6 @@ _PROGRESS_EVERY = 0.01  # fraction of the work between progress() calls
 # ----------------------------------------------------------------------------- one-step Jacobians
 
 
-def _act_derivative(a: Tensor, act: str) -> Tensor:
-    """f'(a) elementwise; relu'(0) = 0."""
-    if act == "tanh":
-        return 1.0 - torch.tanh(a) ** 2
-    if act == "sigmoid":
-        s = torch.sigmoid(a)
-        return s * (1.0 - s)
-    if act == "relu":
-        return (a > 0).to(a.dtype)
-    if act == "linear":
-        return torch.ones_like(a)
-    raise ValueError(f"act must be one of {ACTIVATIONS}, got {act!r}")
-
-
 def rnn_step_jacobians(W_hh: Tensor, a: Tensor, act: str, leak: float) -> Tensor:
     """J_t = leak*I + (1-leak)*diag(f'(a_t)) W_hh for every step: (T, H, H) from a (T, H)."""
     if W_hh.dim() != 2 or W_hh.shape[0] != W_hh.shape[1]:
@@ -134,7 +121,7 @@ def rnn_step_jacobians(W_hh: Tensor, a: Tensor, act: str, leak: float) -> Tensor
         raise ValueError(f"a must be (T, {W_hh.shape[0]}), got {tuple(a.shape)}")
     if not 0.0 <= leak < 1.0:
         raise ValueError(f"leak must be in [0, 1), got {leak}")
-    d = _act_derivative(a, act)  # (T, H)
+    d = activations.get(act).slope(a)  # (T, H) f'(a_t)
     jacs = (1.0 - leak) * d[:, :, None] * W_hh[None]  # (T, H, H): row i scaled by f'(a_t,i)
     if leak:
         jacs = jacs + leak * torch.eye(W_hh.shape[0], dtype=jacs.dtype, device=jacs.device)

@@ -24,8 +24,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-GAMMA = {"tanh": 1.0, "sigmoid": 0.25, "relu": 1.0, "linear": 1.0}
-"""max |f'(x)| for each activation: the per-step factor the norm bound allows the activation."""
+from . import activations
 
 REGIME_TOL = 0.005
 """|slope| in log10 per step below which a profile counts as near-isometric.
@@ -34,19 +33,13 @@ REGIME_TOL = 0.005
 longer than any sequence the app trains on, so calling it vanishing or exploding would mislead.
 """
 
-_QUAD_NODES = 120  # Gauss-Hermite nodes: exact for polynomials up to degree 239, plenty for tanh
-_Z, _W = np.polynomial.hermite_e.hermegauss(_QUAD_NODES)
-_W = _W / math.sqrt(2.0 * math.pi)  # weights now sum to 1: sum(_W * h(_Z)) = E[h(z)], z ~ N(0, 1)
-_Q_FLOOR = 1e-300  # chi at q = 0 is the limit q -> 0+ (relu: E[f'^2] = 1/2 at every q > 0)
 
 
 # ----------------------------------------------------------------------------- validation helpers
 
 
 def _check_act(act: str) -> str:
-    if act not in GAMMA:
-        raise ValueError(f"act must be one of {sorted(GAMMA)}, got {act!r}")
-    return act
+    return activations.get(act).name  # raises for a name that is not an activation
 
 
 def _check_positive(name: str, value: float, allow_zero: bool = False) -> float:
@@ -80,7 +73,7 @@ def _check_lags(lags) -> np.ndarray:
 
 def gamma(act: str) -> float:
     """Largest slope of the activation, max |f'(x)|, which caps what one step can amplify."""
-    return GAMMA[_check_act(act)]
+    return activations.get(act).gamma
 
 
 def norm_bound(sigma_max: float, act: str, lags, leak: float = 0.0) -> np.ndarray:
@@ -129,7 +122,7 @@ def pascanu_regime(sigma_max: float, act: str) -> str:
     return "vanishing" if product < 1.0 else "may_explode"
 
 
-def pascanu_map(rhos, acts=tuple(GAMMA)) -> dict[str, dict]:
+def pascanu_map(rhos, acts=activations.NAMES) -> dict[str, dict]:
     """Regions of a (radius, activation) chart: per activation the threshold 1/gamma and the regime per rho.
 
     The conditions are about sigma_max. On a rho axis the threshold is exact for normal W_hh
@@ -171,35 +164,6 @@ class MeanField:
     converged: bool = True
 
 
-def _act_sq_mean(act: str, q: float) -> float:
-    """E[f(sqrt(q) z)^2], z ~ N(0, 1), by Gauss-Hermite quadrature."""
-    x = math.sqrt(q) * _Z
-    if act == "tanh":
-        fx = np.tanh(x)
-    elif act == "sigmoid":
-        fx = 0.5 * (1.0 + np.tanh(0.5 * x))  # overflow-free logistic
-    elif act == "relu":
-        fx = np.maximum(x, 0.0)
-    else:
-        fx = x
-    return float(np.sum(_W * fx * fx))
-
-
-def _deriv_moments(act: str, q: float) -> tuple[float, float]:
-    """(E[f'(sqrt(q) z)], E[f'(sqrt(q) z)^2]); at q = 0 the limit q -> 0+ (ReLU: 1/2, not f'(0) = 0)."""
-    x = math.sqrt(max(q, _Q_FLOOR)) * _Z
-    if act == "tanh":
-        d = 1.0 - np.tanh(x) ** 2
-    elif act == "sigmoid":
-        s = 0.5 * (1.0 + np.tanh(0.5 * x))
-        d = s * (1.0 - s)
-    elif act == "relu":
-        d = (x > 0).astype(float)
-    else:
-        d = np.ones_like(x)
-    return float(np.sum(_W * d)), float(np.sum(_W * d * d))
-
-
 def _fixed_point_q(
     act: str, g: float, s2: float, q0: float = 1.0, tol: float = 1e-12, max_iter: int = 20000
 ) -> tuple[float, bool]:
@@ -210,8 +174,9 @@ def _fixed_point_q(
     fixed point once g^2 E[f(z)^2] >= 1 with drive (q grows without bound): reported as inf. Their
     chi does not depend on q, so the slope is still defined.
     """
-    if act in ("linear", "relu"):  # E[f(sqrt(q) z)^2] = c q with c = 1 (linear) or 1/2 (relu)
-        gain = g * g * (1.0 if act == "linear" else 0.5)
+    c = activations.get(act).square_gain  # homogeneous f: E[f(sqrt(q) z)^2] = c q
+    if c is not None:
+        gain = g * g * c
         if gain < 1:
             return s2 / (1.0 - gain), True
         if s2 == 0 and gain == 1:
@@ -219,7 +184,7 @@ def _fixed_point_q(
         return math.inf, True
     q = q0
     for _ in range(max_iter):
-        q_new = g * g * _act_sq_mean(act, q) + s2
+        q_new = g * g * activations.mean_square(act, q) + s2
         if abs(q_new - q) <= tol * max(q_new, 1e-300) or q_new < 1e-250:
             return q_new, True
         q = q_new
@@ -248,7 +213,7 @@ def _leaky_chi(g: float, m1: float, m2: float, leak: float) -> float:
 
 
 def _make(act, g, q, s2, leak, converged) -> MeanField:
-    m1, m2 = _deriv_moments(act, q)
+    m1, m2 = activations.slope_moments(act, q)
     chi = _leaky_chi(g, m1, m2, leak)
     slope_ln = 0.5 * math.log(chi) if chi > 0 else -math.inf
     return MeanField(

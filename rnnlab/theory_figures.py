@@ -21,11 +21,12 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from . import theory
+from . import activations, theory
 from .figures import FONT, GRID, INK, LINE, MUTED, fmt_pow10, log_ticks
 
-ACTS = ("tanh", "sigmoid", "relu", "linear")
-ACT_COLOUR = {"tanh": "#1f77b4", "sigmoid": "#b45309", "relu": "#0f766e", "linear": "#7c3aed"}
+ACTS = activations.NAMES
+_ACT_PALETTE = ("#1f77b4", "#b45309", "#0f766e", "#7c3aed", "#be185d", "#4d7c0f")
+ACT_COLOUR = {a: _ACT_PALETTE[i % len(_ACT_PALETTE)] for i, a in enumerate(ACTS)}
 PLAIN, CLIPPED = "#d7301f", "#0f766e"  # descent without / with clipping
 VANISH_FILL, EXPLODE_FILL = "#dbe7f5", "#fbdcd2"
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import bptt, jacobian
+from . import activations, bptt, jacobian
 from .cells import RecurrentNet
 from .config import RunConfig
 from .results import RunResult, versions
@@ -185,24 +185,12 @@ def penalty(model: RecurrentNet, cfg: RunConfig) -> torch.Tensor:
     return out
 
 
-def act_slope(act: str, a: torch.Tensor) -> torch.Tensor:
-    """f'(a), differentiable where f' depends on a."""
-    if act == "tanh":
-        return 1 - torch.tanh(a) ** 2
-    if act == "sigmoid":
-        s = torch.sigmoid(a)
-        return s * (1 - s)
-    if act == "relu":
-        return (a > 0).to(a.dtype)
-    return torch.ones_like(a)
-
-
 def omega_term(model: RecurrentNet, preact: torch.Tensor, dE_dh: torch.Tensor) -> torch.Tensor:
     """Pascanu, Mikolov and Bengio (2013) vanishing-gradient regulariser for the vanilla cell:
     sum over k of (||v J_{k+1}|| / ||v|| - 1)^2 with v = dE/dh_{k+1} held constant, averaged over the
     batch. preact (T, B, H) a_t with its graph; dE_dh (T, B, H) detached total gradients."""
     v, a = dE_dh[1:], preact[1:]  # (T-1, B, H): pairs k -> k+1
-    vJ = (1 - model.leak) * torch.matmul(v * act_slope(model.act, a), model.W_hh)
+    vJ = (1 - model.leak) * torch.matmul(v * activations.get(model.act).slope(a), model.W_hh)
     if model.leak:
         vJ = vJ + model.leak * v
     vn = torch.linalg.vector_norm(v, dim=-1)  # (T-1, B)

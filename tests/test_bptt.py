@@ -80,7 +80,8 @@ def test_chunks_of_one_and_two_steps_equal_autograd(cell, steps):
     G = bptt.backward(model, x, s0, saved, S.detach(), S.grad)
     torch.testing.assert_close(G, probe.grad, rtol=2e-5, atol=2e-6)
     for name, p in model.named_parameters():
-        torch.testing.assert_close(p.grad, ref[name], rtol=2e-5, atol=2e-6, msg=lambda m, name=name: f"{name}: {m}")
+        torch.testing.assert_close(p.grad, ref[name], rtol=2e-5, atol=2e-6,
+                                   msg=lambda m, name=name: f"{name}: {m}")
 
 
 def test_lstm_cell_gradient_is_what_reaches_c_from_the_next_step_only():

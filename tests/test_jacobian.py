@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from rnnlab.activations import NAMES as ACTIVATIONS
 from rnnlab.jacobian import (
     _CERT_EPS,
     _GRAM_MAX_N,
     _LADDER_MIN_N,
-    ACTIVATIONS,
     NORMS,
     SPECTRAL_METHODS,
     _ladder,

@@ -23,6 +23,7 @@ import math
 import os
 from dataclasses import dataclass
 
+from . import tasks
 from .config import RunConfig
 
 VIEW_MB_ENV = "RNNLAB_VIEW_MB"
@@ -159,7 +160,7 @@ class _Sizes:
 
     @property
     def seq_total(self) -> int:
-        return self.seq_len + (20 if self.task == "copy" else 0)
+        return tasks.sequence_length(self.task, self.seq_len)
 
 
 def _largest(fits, upto: int) -> int:

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from . import activations
+from . import activations, tasks
 
 
 class ConfigError(ValueError):
@@ -154,7 +154,7 @@ FIELDS: tuple[Field, ...] = (
     # Task
     F("task", str, "adding", "What the network is trained to do; each task has a baseline, the loss of "
       "the best guess that ignores the inputs: a run has learned when it ends well below it.", "Task",
-      choices=("adding", "copy", "order", "sine"), label="Task"),
+      choices=tuple(tasks.TASKS), label="Task"),
     F("seq_len", int, 100, "Sequence length T.", "Task", lo=2, capped=True, label="Sequence length T"),
     # Training
     F("tbptt", int, 0, "Truncation window in steps; 0 = full BPTT.", "Training", lo=0,
@@ -396,8 +396,8 @@ class RunConfig:
 
     @property
     def seq_total(self) -> int:
-        """L, the length of the task's sequences (copy adds 20 steps: delimiter and answer)."""
-        return self.seq_len + 20 if self.task == "copy" else self.seq_len
+        """L, the length of the task's sequences (the task says what it adds to seq_len)."""
+        return tasks.sequence_length(self.task, self.seq_len)
 
 
 def default_values() -> dict[str, Any]:

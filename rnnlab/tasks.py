@@ -31,6 +31,8 @@ class Task:
     n_out = 1
     asks = ""  # one line for a person: what the network must do
     blind = ""  # what the best input-blind predictor (the baseline) does
+    extra_steps = 0  # steps the sequences have beyond seq_len (copy: the delimiter and the answer)
+    feeds_back = False  # its input is the previous target, so the network can run free on its outputs
 
     def __init__(self, seq_len: int):
         self.T = seq_len
@@ -38,7 +40,7 @@ class Task:
     @property
     def L(self) -> int:
         """Length of the sequences the network sees."""
-        return self.T
+        return self.T + self.extra_steps
 
     @property
     def loss_steps(self) -> np.ndarray:
@@ -105,14 +107,11 @@ class Copy(Task):
     last 10 steps: 10*ln(8)/(T+20)."""
 
     name, n_in, n_out = "copy", COPY_SYMBOLS + 2, COPY_SYMBOLS + 1
+    extra_steps = 2 * COPY_LEN
     BLANK, DELIM = COPY_SYMBOLS, COPY_SYMBOLS + 1
     asks = (f"after a delimiter, repeat the {COPY_LEN} symbols shown at the start "
             "(cross-entropy at every step)")
     blind = "blanks, then a uniform guess over the symbols"
-
-    @property
-    def L(self):
-        return self.T + 2 * COPY_LEN
 
     @property
     def loss_steps(self):
@@ -182,6 +181,7 @@ class Sine(Task):
     at every step. Baseline: predicting the mean 0 gives the variance 0.25 + 0.01 = 0.26."""
 
     name, n_in, n_out = "sine", 1, 1
+    feeds_back = True
     baseline = 0.25 + SINE_NOISE**2
     asks = "forecast the next value of a noisy sum of two sines, at every step (MSE)"
     blind = "always predicting 0"
@@ -214,7 +214,21 @@ def describe(name: str, seq_len: int) -> str:
     return f"{name}: {task.asks}. Baseline {task.baseline:.3g}: {task.blind}."
 
 
-def make_task(name: str, seq_len: int) -> Task:
+def sequence_length(name: str, seq_len: int) -> int:
+    """L, the length of the sequences task `name` builds at seq_len (without building them)."""
+    return seq_len + task_class(name).extra_steps
+
+
+def free_running(name: str, teacher_forcing: bool) -> bool:
+    """Whether a network on this task is fed its own predictions (only tasks that feed back can be)."""
+    return task_class(name).feeds_back and not teacher_forcing
+
+
+def task_class(name: str) -> type[Task]:
     if name not in TASKS:
         raise ValueError(f"task: {name!r} is not one of {', '.join(TASKS)}")
-    return TASKS[name](seq_len)
+    return TASKS[name]
+
+
+def make_task(name: str, seq_len: int) -> Task:
+    return task_class(name)(seq_len)

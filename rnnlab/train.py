@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import activations, bptt, jacobian
+from . import activations, bptt, jacobian, tasks
 from .cells import RecurrentNet
 from .config import RunConfig
 from .results import RunResult, versions
@@ -331,7 +331,7 @@ def evaluate(model: RecurrentNet, task: Task, batch, cfg: RunConfig) -> float:
 
 
 def free_running(cfg: RunConfig) -> bool:
-    return cfg.task == "sine" and not cfg.teacher_forcing
+    return tasks.free_running(cfg.task, cfg.teacher_forcing)
 
 
 def train_step(model, task, batch, cfg, opt, params, parts):

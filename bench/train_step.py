@@ -20,7 +20,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from rnnlab import preset_config, run  # noqa: E402
 from rnnlab.config import RunConfig  # noqa: E402
-from rnnlab.train import chunks, make_optimizer, setup, train_step  # noqa: E402
+from rnnlab.train import setup  # noqa: E402
+from rnnlab.update import chunks, make_optimizer, train_step  # noqa: E402
 
 FUSED = {"rnn": lambda: torch.nn.RNN(2, 64, nonlinearity="tanh"),
          "gru": lambda: torch.nn.GRU(2, 64), "lstm": lambda: torch.nn.LSTM(2, 64)}

@@ -84,7 +84,7 @@ def gather(cfg: RunConfig) -> Evidence:
     rho = m["rho_whh"].to_numpy(float)
     rho_end = float(rho[np.isfinite(rho)][-1]) if np.isfinite(rho).any() else math.nan
     return Evidence(
-        init_factor=measure.factor(measure.decay_slope(a["jacobian"])),
+        init_factor=measure.factor(measure.decay_slope(a.heatmap)),
         end_factor=measure.factor(measure.decay_slope(r.arrays["jacobian"][-1])),
         ratio=v.ratio if v.ratio is not None else math.inf,
         kind=v.kind, stage=v.stage, diverged_at=v.step,

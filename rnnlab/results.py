@@ -20,7 +20,7 @@ import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -31,6 +31,9 @@ from .config import ConfigError, RunConfig
 from .safezip import ExportError, mib
 from .tasks import TASKS
 from .verdict import KINDS, STAGE, Verdict, judge
+
+if TYPE_CHECKING:
+    from .snapshots import Snapshot
 
 METRIC_COLUMNS = [
     "step",
@@ -80,7 +83,7 @@ class RunResult:
         cfg: RunConfig,
         rows: list[dict],
         grad_time: list[np.ndarray],
-        snaps: list[tuple[int, dict]],
+        snaps: list[tuple[int, Snapshot]],
         probe_x: np.ndarray,
         summary: dict,
         cell: str,
@@ -96,14 +99,14 @@ class RunResult:
         L = probe_x.shape[0]
         arrays = {
             "snapshot_steps": np.array([s for s, _ in snaps], dtype=np.int64),
-            "jacobian": np.stack([d["jacobian"] for _, d in snaps]) if snaps else np.zeros((0, L, L)),
-            "eigvals": np.stack([d["eigvals"] for _, d in snaps]).astype(np.complex128),
-            "preact_var": np.array([d["preact_var"] for _, d in snaps], dtype=np.float64),
+            "jacobian": np.stack([d.heatmap for _, d in snaps]) if snaps else np.zeros((0, L, L)),
+            "eigvals": np.stack([d.eigvals for _, d in snaps]).astype(np.complex128),
+            "preact_var": np.array([d.preact_var for _, d in snaps], dtype=np.float64),
             "probe_x": probe_x.astype(np.float32),
             "grad_time": np.stack(grad_time) if grad_time else np.zeros((0, L)),
         }
         for name in WEIGHT_NAMES[cell]:
-            arrays[name] = np.stack([d[name] for _, d in snaps])
+            arrays[name] = np.stack([d.weights[name] for _, d in snaps])
         return cls(cfg, metrics, arrays, summary)
 
     # ---- convenience views ---------------------------------------------------------------------

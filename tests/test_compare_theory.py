@@ -202,9 +202,9 @@ def test_eig_powers_figure_draws_each_modulus_to_the_power_t():
 
 
 def test_eigenvalues_on_the_unit_circle_to_rounding_are_not_outside():
-    lam = analyse(RunConfig(init="orthogonal", rho=1.0, hidden=16, seq_len=5, steps=0))["eigvals"]
+    lam = analyse(RunConfig(init="orthogonal", rho=1.0, hidden=16, seq_len=5, steps=0)).eigvals
     assert (theory.unit_circle_side(lam) == 0).all()  # float32 weights: |λ| = 1 only to rounding
-    g = analyse(RunConfig(rho=1.0, hidden=64, seq_len=5, steps=0))["eigvals"]
+    g = analyse(RunConfig(rho=1.0, hidden=64, seq_len=5, steps=0)).eigvals
     side = theory.unit_circle_side(g)
     assert (side <= 0).all() and (side == 0).sum() >= 1  # rho = 1: the top is on the circle, none out
     spec = fig_json(tf.eig_powers_figure(g, 10))
@@ -255,7 +255,7 @@ def test_compare_page_loads_at_defaults_with_both_init_heatmaps():
     no_errors(at)
     specs = charts(at)
     a = RunConfig(seq_len=12, hidden=6)
-    ref = analyse(a)["jacobian"]
+    ref = analyse(a).heatmap
     heat_a = next(s for t, s in specs.items() if t.startswith("A:"))
     np.testing.assert_allclose(arr(heat_a["data"][0]["z"]), ref.astype(np.float32), equal_nan=True)
     assert any(t.startswith("B − A") for t in specs)
@@ -333,10 +333,10 @@ def test_theory_page_loads_and_follows_the_sidebar():
     a = analyse(RunConfig(act="sigmoid", rho=2, hidden=16, seq_len=30))
     pas = next(s for t, s in specs.items() if t.startswith("Where each activation"))
     assert pas["data"][2]["y"] == ["sigmoid"] and arr(pas["data"][2]["x"])[0] == pytest.approx(2.0, rel=1e-6)
-    assert arr(pas["data"][3]["x"])[0] == pytest.approx(a["sigma_max"], rel=1e-9)
+    assert arr(pas["data"][3]["x"])[0] == pytest.approx(a.sigma_max, rel=1e-9)
     # the eigenvalue chart's bold line is rho^t over the sequence
     eig = next(s for t, s in specs.items() if t.startswith("|λᵢ|ᵗ"))
-    np.testing.assert_allclose(arr(eig["data"][0]["y"]), np.arange(31) * math.log10(a["rho"]), rtol=1e-9)
+    np.testing.assert_allclose(arr(eig["data"][0]["y"]), np.arange(31) * math.log10(a.rho), rtol=1e-9)
 
 
 def test_theory_page_default_and_gated_cell():

@@ -10,7 +10,8 @@ import torch
 from rnnlab import RunConfig, bptt, load_run, run
 from rnnlab.cells import RecurrentNet, recurrent_init
 from rnnlab.tasks import COPY_LEN, COPY_SYMBOLS, make_task
-from rnnlab.train import analyse, clip_gradients, setup
+from rnnlab.train import analyse, setup
+from rnnlab.update import clip_gradients
 
 torch.set_default_dtype(torch.float32)
 
@@ -232,7 +233,7 @@ def test_tbptt_one_update_per_chunk_with_loss_terms():
 @pytest.mark.parametrize("norm", ["spectral", "rms"])
 def test_heatmap_of_linear_orthogonal_cell_is_lag_times_log_rho(norm):
     cfg = RunConfig(act="linear", init="orthogonal", rho=1.3, seq_len=60, hidden=16, norm=norm)
-    hm = analyse(cfg)["jacobian"]
+    hm = analyse(cfg).heatmap
     t, k = np.tril_indices(60)
     np.testing.assert_allclose(hm[t, k], (t - k) * np.log10(1.3), atol=1e-4)
     assert np.isnan(hm[np.triu_indices(60, 1)]).all()
@@ -337,8 +338,8 @@ def test_on_snapshot_reports_each_snapshot_as_it_is_taken():
     assert [s for s, _, _ in seen] == list(res.arrays["snapshot_steps"]) == [0, 2, 4, 6]
     assert [n for _, n, _ in seen] == [0, 2, 4, 6]  # taken before the updates of that step
     for i, (_, _, snap) in enumerate(seen):
-        np.testing.assert_array_equal(snap["jacobian"], res.arrays["jacobian"][i])
-        np.testing.assert_array_equal(snap["eigvals"], res.arrays["eigvals"][i])
+        np.testing.assert_array_equal(snap.heatmap, res.arrays["jacobian"][i])
+        np.testing.assert_array_equal(snap.eigvals, res.arrays["eigvals"][i])
 
 
 def test_recorded_spectra_match_the_weights():

@@ -95,15 +95,16 @@ def test_lab_at_defaults_shows_the_init_view():
 
 
 def test_how_note_names_the_engine_and_its_guarantee():
+    from rnnlab.snapshots import Provenance
     from ui.analysis import how_note
 
-    g = how_note({"method": "gram", "dtype": "float32", "certified": 7, "exact": 3})
+    g = how_note(Provenance("gram", "float32", 7, 3))
     assert "Each of the 10 spectral norms" in g and "2.2·10⁻⁵" in g
     assert "7 accepted" in g and "3 by a full" in g
-    assert "2.2·10⁻¹³" in how_note({"method": "gram", "dtype": "float64", "certified": 1, "exact": 0})
-    tracking = how_note({"method": "tracking", "dtype": "float32", "certified": 0, "exact": 4})
+    assert "2.2·10⁻¹³" in how_note(Provenance("gram", "float64", 1, 0))
+    tracking = how_note(Provenance("tracking", "float32", 0, 4))
     assert "tracking engine, 4 flat tops" in tracking
-    assert how_note({"method": "frobenius", "dtype": "float32", "certified": 0, "exact": 0}).startswith("rms")
+    assert how_note(Provenance("frobenius", "float32", 0, 0)).startswith("rms")
     assert how_note(None) == ""
 
 
@@ -303,16 +304,16 @@ def test_heatmap_of_the_latest_snapshot_is_drawn_while_training():
     while (r.view().snapshot is None or not r.view().records) and time.time() < deadline:
         time.sleep(0.1)
     step, snap = r.view().snapshot
-    assert step == 0 and snap["jacobian"].shape == (20, 20)
+    assert step == 0 and snap.heatmap.shape == (20, 20)
     at.run()  # the page while the run is still training
     no_exception(at)
     assert r.active and r.result is None
     heat = charts_by_title(at)[next(t for t in charts_by_title(at) if t.endswith("at step 0"))]
-    np.testing.assert_array_equal(array(heat["data"][0]["z"]), snap["jacobian"].astype(np.float32))
+    np.testing.assert_array_equal(array(heat["data"][0]["z"]), snap.heatmap.astype(np.float32))
     r.stop()
     assert r.wait(60)
     # what the live view showed is the result's first snapshot (the same arrays, sent by the worker)
-    np.testing.assert_array_equal(r.result.arrays["jacobian"][0], snap["jacobian"])
+    np.testing.assert_array_equal(r.result.arrays["jacobian"][0], snap.heatmap)
     assert r.view().snapshot[0] == int(r.result.arrays["snapshot_steps"][-1])
 
 

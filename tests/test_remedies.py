@@ -8,7 +8,8 @@ from rnnlab import PRESETS, RunConfig, analyse, preset_config, run
 from rnnlab.jacobian import rnn_step_jacobians
 from rnnlab.presets import REMEDIES
 from rnnlab.theory import fit_slope, lag_profile
-from rnnlab.train import omega_term, setup
+from rnnlab.train import setup
+from rnnlab.update import omega_term
 
 SMALL = dict(hidden=8, seq_len=15, batch=4, snapshots=2)
 
@@ -94,7 +95,7 @@ def test_clipping_rescues_the_exploding_preset():
 
 def test_leaky_units_slow_the_decay():
     def slope(name):
-        hm = analyse(preset_config(name, {"seq_len": 60}))["jacobian"]
+        hm = analyse(preset_config(name, {"seq_len": 60})).heatmap
         lags, mean, _, _ = lag_profile(hm)
         return fit_slope(lags, mean)
 

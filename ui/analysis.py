@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from rnnlab import RunConfig, analyse, budget, jacobian, measure, theory
+from rnnlab.snapshots import Analysis, Provenance
 
 from . import runner
 
@@ -94,13 +95,13 @@ def _at_init(cfg_json: str, max_size: int | None) -> InitView:
     return view_of(cfg, analyse(cfg, max_size=max_size))
 
 
-def view_of(cfg: RunConfig, a: dict) -> InitView:
-    """What the pages draw, from rnnlab.analyse's dict (computed here or in a child process)."""
-    hm = a["jacobian"]
+def view_of(cfg: RunConfig, a: Analysis) -> InitView:
+    """What the pages draw, from rnnlab.analyse's record (computed here or in a child process)."""
+    hm = a.heatmap
     lags, mean, lo, hi = theory.lag_profile(hm)
     T = hm.shape[0]
     slope = measure.decay_slope(hm)
-    lines, predicted = theory_lines(cfg, a["sigma_max"], a["rho"], a["preact_var"], lags)
+    lines, predicted = theory_lines(cfg, a.sigma_max, a.rho, a.preact_var, lags)
     if math.isfinite(slope):
         text = theory.reading_text(slope, predicted if math.isfinite(predicted) else None, length=T)
     else:
@@ -108,8 +109,8 @@ def view_of(cfg: RunConfig, a: dict) -> InitView:
     cols = np.flatnonzero(~np.all(np.isnan(hm), axis=0))
     note = "" if cols.size == T else (f"Every {T // max(cols.size, 1)}th column k computed "
                                       f"({cols.size} of {T}).")
-    return InitView(hm, a["eigvals"], a["sigma_max"], a["rho"], a["preact_var"], lags, mean, lo, hi,
-                    slope, lines, predicted, text, note, how_note(a["how"]))
+    return InitView(hm, a.eigvals, a.sigma_max, a.rho, a.preact_var, lags, mean, lo, hi,
+                    slope, lines, predicted, text, note, how_note(a.provenance))
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -121,17 +122,17 @@ def _sci(x: float) -> str:
     return f"{mant}·10{str(int(exp)).translate(_SUPERSCRIPT)}"
 
 
-def how_note(how: dict | None) -> str:
-    """One sentence on how the heatmap's norms were computed (the snapshot's "how"), or ""."""
-    if not how:
+def how_note(how: Provenance | None) -> str:
+    """One sentence on how the heatmap's norms were computed (the snapshot's provenance), or ""."""
+    if how is None:
         return ""
-    c, e = how["certified"], how["exact"]
-    if how["method"] == "gram":
-        bound = jacobian.certified_bound_log10(how["dtype"])
+    c, e = how.certified, how.exact
+    if how.method == "gram":
+        bound = jacobian.certified_bound_log10(how.dtype)
         return (f"Each of the {c + e:,} spectral norms is exact to rounding or within a proven "
                 f"{_sci(bound)} in log₁₀: {c:,} accepted on a Kato–Temple certificate, {e:,} by a full "
                 "eigen-solve.")
-    if how["method"] == "tracking":
+    if how.method == "tracking":
         return (f"Spectral norms by warm-started Rayleigh–Ritz (the tracking engine, {e:,} flat tops "
                 "solved exactly), tested to 10⁻³ in log₁₀ against a float64 SVD.")
     return "rms norms: Frobenius norm / √H of each product, exact to rounding."

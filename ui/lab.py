@@ -234,7 +234,7 @@ def charts(v: runner.RunView, view: View) -> None:
             st.markdown("##### Jacobian heatmap over training")
             st.caption(f"Latest snapshot, taken at step {step} of {cfg.steps}; the slider over every "
                        "snapshot appears when the run finishes.")
-            snapshot_charts(snap["jacobian"], snap["eigvals"], step, cfg, view)
+            snapshot_charts(snap.heatmap, snap.eigvals, step, cfg, view)
         return
     snapshots(res, view)
     downloads(res)

@@ -41,6 +41,7 @@ import streamlit as st
 from rnnlab import RunConfig, RunResult, budget
 from rnnlab import run as train_run
 from rnnlab.results import versions
+from rnnlab.snapshots import Snapshot
 from rnnlab.tasks import make_task
 from rnnlab.train import progress_record
 
@@ -212,7 +213,7 @@ class RunView:
     elapsed: float
     result: RunResult | None
     error: str | None
-    snapshot: tuple[int, dict[str, Any]] | None = None  # latest (step, {"jacobian", "eigvals"}) taken
+    snapshot: tuple[int, Snapshot] | None = None  # the latest snapshot taken, with its step
 
     @property
     def active(self) -> bool:
@@ -239,8 +240,8 @@ class TrainingRun:
     session: str | None = None  # the Streamlit session that started it: the run ends with it
     _records: list[dict[str, Any]] = field(default_factory=list, repr=False)
     _rows: list[tuple[dict[str, Any], Any]] = field(default_factory=list, repr=False)  # (row, profile)
-    _snaps: list[tuple[int, dict[str, Any]]] = field(default_factory=list, repr=False)
-    _snapshot: tuple[int, dict[str, Any]] | None = field(default=None, repr=False)
+    _snaps: list[tuple[int, Snapshot]] = field(default_factory=list, repr=False)
+    _snapshot: tuple[int, Snapshot] | None = field(default=None, repr=False)
     _stop: threading.Event = field(default_factory=threading.Event, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _thread: threading.Thread | None = field(default=None, repr=False)
@@ -291,7 +292,7 @@ class TrainingRun:
             self._records.append(record)
         return self._stop.is_set()
 
-    def _on_snapshot(self, step: int, snap: dict[str, Any]) -> None:
+    def _on_snapshot(self, step: int, snap: Snapshot) -> None:
         with self._lock:
             self._snapshot = (step, snap)
             self._snaps.append((step, snap))
@@ -347,7 +348,8 @@ class TrainingRun:
     def _partial_result(self) -> RunResult:
         """A stopped run's result from what the process sent before it was ended: every finished
         update's row and profile, every finished snapshot; no final evaluation (verdict "stopped")."""
-        from rnnlab.train import heatmap_provenance, probe_of, setup, snapshot
+        from rnnlab.snapshots import provenance_summary, snapshot
+        from rnnlab.train import probe_of, setup
         from rnnlab.verdict import judge
 
         with self._lock:
@@ -362,7 +364,7 @@ class TrainingRun:
                    "diverged_at": None, "nonfinite": None, "stopped_early": True,
                    "steps_done": (rows[-1]["step"] + 1) if rows else 0, "updates": len(rows),
                    "wall_time_s": time.perf_counter() - self._t0, "versions": versions(),
-                   "heatmap": heatmap_provenance(cfg.norm, [s for _, s in snaps])}
+                   "heatmap": provenance_summary(cfg.norm, [s for _, s in snaps])}
         summary["verdict"] = judge(summary).as_dict()
         cell = cfg.cell
         return RunResult.build(cfg, rows, profiles, snaps, probe_of(cfg), summary, cell)

@@ -15,6 +15,7 @@ import streamlit as st
 
 from rnnlab import RunConfig, analyse, figures, theory
 from rnnlab import theory_figures as tf
+from rnnlab.snapshots import Analysis
 
 from . import analysis
 from .lab import chart
@@ -38,10 +39,10 @@ def text_and_chart(ratio=(1, 1.45)):
 
 # ---- cached computations -----------------------------------------------------------------------------
 
-def drive_variance(a: dict) -> float:
+def drive_variance(a: Analysis) -> float:
     """Mean square of the input drive W_xh x_t + b_h over units and steps of the probe: s^2 in q's map."""
-    x = np.asarray(a["probe_x"], dtype=float)  # (L, I)
-    drive = x @ np.asarray(a["W_xh"], float).T + np.asarray(a["b_h"], float)  # (L, H)
+    x = np.asarray(a.probe_x, dtype=float)  # (L, I)
+    drive = x @ np.asarray(a.weights["W_xh"], float).T + np.asarray(a.weights["b_h"], float)  # (L, H)
     return float(np.mean(drive**2))
 
 
@@ -58,7 +59,7 @@ def measured_slopes(task: str, seed: int, acts: tuple[str, ...] = tf.ACTS
             a = analyse(cfg)
             if not math.isfinite(s2):
                 s2 = drive_variance(a)
-            lags, mean, _, _ = theory.lag_profile(a["jacobian"])
+            lags, mean, _, _ = theory.lag_profile(a.heatmap)
             slope = theory.fit_slope(lags, mean, max_lag=int(0.8 * (len(lags) - 1)))
             if math.isfinite(slope):
                 xs.append(rho)

@@ -19,6 +19,10 @@ from __future__ import annotations
 
 import json
 import time
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from rnnlab.snapshots import Snapshot
 
 BATCH_S = 0.05  # rows are sent in batches: at most ~20 messages a second
 
@@ -43,7 +47,7 @@ def train(cfg_json: str, conn, stop) -> None:
         if time.perf_counter() - last >= BATCH_S:
             flush()
 
-    def on_snapshot(step: int, snap: dict) -> None:
+    def on_snapshot(step: int, snap: Snapshot) -> None:
         flush()  # rows up to this step first
         conn.send(("snapshot", (step, snap)))
 

@@ -1,6 +1,7 @@
-"""RNN Lab's science: configs, cells, tasks, training, Jacobians, theory, results and figures.
+"""RNN Lab's science: configs, cells, tasks, training, Jacobians, theory, results; charts in `plots`.
 
-Usable from a notebook or the command line with no Streamlit installed:
+Usable from a notebook or the command line with no Streamlit installed (and no plotly: only
+`rnnlab.plots` needs it):
 
     from rnnlab import RunConfig, run, load_run
     result = run(RunConfig(seq_len=200, rho=1.2), on_update=print)

@@ -182,7 +182,7 @@ FIELDS: tuple[Field, ...] = (
       "sine task: feed the true previous value (true) or the model's own prediction (false).",
       "Remedies", label="Teacher forcing"),
     # Display
-    F("norm", str, "spectral", "Heatmap norm: spectral, or rms (Frobenius / sqrt(H)).", "Display",
+    F("norm", str, "spectral", "Heatmap norm: spectral, or rms (Frobenius / sqrt(state size)).", "Display",
       choices=("spectral", "rms"), label="Heatmap norm"),
     F("snapshots", int, 5, "Heatmap snapshots over training (first at step 0, last at the end).",
       "Display", lo=1, capped=True, label="Snapshots"),

@@ -19,10 +19,10 @@ from apptest_support import plotly_array as arr
 from hypothesis import given, settings
 from hypothesis import strategies as st_
 
-from rnnlab import RunConfig, analyse, preset_config, run, theory
-from rnnlab import compare_figures as cf
-from rnnlab import theory_figures as tf
-from rnnlab.figures import per_step
+from rnnlab import RunConfig, analyse, comparison, preset_config, run, theory
+from rnnlab.comparison import per_step
+from rnnlab.plots import compare as cf
+from rnnlab.plots import theory as tf
 from rnnlab.presets import REMEDIES
 from ui import compare
 
@@ -110,12 +110,12 @@ def test_page_url_points_at_the_compare_page():
 def test_difference_is_b_minus_a_and_undefined_at_exact_zeros():
     a = np.array([[0.0, np.nan], [-2.0, 0.0]])
     b = np.array([[0.0, np.nan], [-np.inf, 0.5]])
-    d = cf.difference(a, b)
+    d = comparison.difference(a, b)
     assert np.isnan(d[0, 1]) and np.isnan(d[1, 0]) and d[1, 1] == 0.5 and d[0, 0] == 0
     z = arr(fig_json(cf.difference_heatmap(a, b))["data"][0]["z"])
     np.testing.assert_array_equal(z, d.astype(np.float32))
     with pytest.raises(ValueError, match="same sequence length"):
-        cf.difference(a, np.zeros((3, 3)))
+        comparison.difference(a, np.zeros((3, 3)))
 
 
 def test_shared_range_covers_both_maps_in_auto_mode():
@@ -126,7 +126,7 @@ def test_shared_range_covers_both_maps_in_auto_mode():
 
 def test_final_numbers_match_the_run():
     r = run(RunConfig(**TINY, clip=0.01))
-    n = cf.final_numbers(r.metrics, r.summary)
+    n = comparison.final_numbers(r.metrics, r.summary)
     assert n["final loss"] == r.summary["final_loss"]
     assert n["max gradient norm"] == pytest.approx(r.metrics.grad_norm.max())
     assert n["final ρ(W_hh)"] == pytest.approx(r.metrics.rho_whh.iloc[-1])
@@ -225,7 +225,7 @@ def test_pascanu_figure_regions_follow_one_over_gamma():
 
 def test_norm_clipping_keeps_direction_and_value_clipping_turns_it():
     g = np.array([4.0, 0.9])
-    v = tf.clip_vectors(g, 1.0)
+    v = theory.clip_vectors(g, 1.0)
     t = torch.tensor(g, requires_grad=True)
     t.grad = torch.tensor(g)
     torch.nn.utils.clip_grad_norm_([t], 1.0)
@@ -233,9 +233,9 @@ def test_norm_clipping_keeps_direction_and_value_clipping_turns_it():
     t.grad = torch.tensor(g)
     torch.nn.utils.clip_grad_value_([t], 1.0)
     np.testing.assert_allclose(v["value-clipped"], t.grad.numpy())
-    assert tf.angle_deg(g, v["norm-clipped"]) < 1e-6
+    assert theory.angle_deg(g, v["norm-clipped"]) < 1e-6
     turned = math.degrees(math.atan(0.9) - math.atan(0.9 / 4))  # the clamp moves (4, .9) to (1, .9)
-    assert tf.angle_deg(g, v["value-clipped"]) == pytest.approx(turned)
+    assert theory.angle_deg(g, v["value-clipped"]) == pytest.approx(turned)
     spec = fig_json(tf.clip_figure(g, 1.0))
     np.testing.assert_allclose(arr(spec["data"][1]["x"]), [0, v["norm-clipped"][0]])
 
@@ -243,7 +243,7 @@ def test_norm_clipping_keeps_direction_and_value_clipping_turns_it():
 def test_lag_share_is_each_lags_share_of_the_last_row():
     hm = np.full((3, 3), np.nan)
     hm[2] = [math.log10(1), math.log10(3), 0.0]  # ||dh3/dh1|| = 1, ||dh3/dh2|| = 3, lag 0: 1
-    lags, share = tf.lag_share(hm)
+    lags, share = theory.lag_share(hm)
     np.testing.assert_allclose(share, [1 / 5, 3 / 5, 1 / 5])
     np.testing.assert_array_equal(lags, [0, 1, 2])
 

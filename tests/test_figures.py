@@ -1,4 +1,7 @@
-"""rnnlab.figures: the right numbers in the right traces (oracles: the inputs themselves, closed forms)."""
+"""rnnlab.plots (lab and training charts, style): the right numbers in the right traces.
+
+Oracles: the inputs themselves, closed forms.
+"""
 
 import math
 
@@ -6,7 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from rnnlab import figures as F
+from rnnlab import plots as F
+from rnnlab.comparison import per_step
+from rnnlab.plots import style as S
 
 
 def lower_triangle(L, seed=0):
@@ -28,21 +33,21 @@ def z_of(trace):
 @pytest.mark.parametrize("e, text", [(0, "1"), (1, "10"), (2, "10²"), (-3, "10⁻³"), (-12, "10⁻¹²"),
                                      (30, "10³⁰")])
 def test_pow10_text(e, text):
-    assert F.pow10_text(e) == text
+    assert S.pow10_text(e) == text
 
 
 def test_log_ticks_are_integer_powers_covering_the_range():
-    vals, texts = F.log_ticks(-3.2, 2.7)
+    vals, texts = S.log_ticks(-3.2, 2.7)
     assert vals == [-3, -2, -1, 0, 1, 2]
     assert texts == ["10⁻³", "10⁻²", "10⁻¹", "1", "10", "10²"]
-    vals, _ = F.log_ticks(-40, 40, max_ticks=9)  # wide ranges thin out to a round step
+    vals, _ = S.log_ticks(-40, 40, max_ticks=9)  # wide ranges thin out to a round step
     assert vals == list(range(-40, 41, 10))
 
 
 @pytest.mark.parametrize("z, text", [(math.log10(3.2e-4), "3.2e-4"), (0.0, "1"), (math.log10(250), "250"),
                                      (400.3, "2e400"), (-math.inf, "0"), (math.nan, "n/a")])
 def test_fmt_pow10_reads_the_log_without_overflow(z, text):
-    assert F.fmt_pow10(z) == text
+    assert S.fmt_pow10(z) == text
 
 
 # ---- Jacobian heatmap ----------------------------------------------------------------------------------
@@ -71,7 +76,7 @@ def test_heatmap_minus_inf_is_drawn_as_exactly_zero():
         assert zero[t, k] == 1.0
     assert np.count_nonzero(zero == 1.0) == len(dead)
     assert "exactly zero" in fig.data[1].hovertemplate
-    assert fig.data[1].colorscale[0][1] == F.ZERO_COLOUR and fig.data[1].showscale is False
+    assert fig.data[1].colorscale[0][1] == S.ZERO_COLOUR and fig.data[1].showscale is False
     assert fig.data[0].customdata[5][0] == ""  # the finite trace has no value text there
 
 
@@ -87,7 +92,7 @@ def test_heatmap_hover_states_t_k_value_and_meaning():
 def test_heatmap_colour_bar_ticks_are_powers_of_ten():
     hm = lower_triangle(20)
     fixed = F.jacobian_heatmap(hm, color_range="fixed").data[0]
-    assert (fixed.zmin, fixed.zmax) == F.FIXED_RANGE
+    assert (fixed.zmin, fixed.zmax) == S.FIXED_RANGE
     assert list(fixed.colorbar.tickvals) == [-8, -6, -4, -2, 0, 2, 4, 6, 8]
     assert list(fixed.colorbar.ticktext) == ["10⁻⁸", "10⁻⁶", "10⁻⁴", "10⁻²", "1", "10²", "10⁴", "10⁶",
                                              "10⁸"]
@@ -157,7 +162,7 @@ def test_eigen_figure_plots_real_and_imaginary_parts_and_the_unit_circle():
     np.testing.assert_allclose(fig.data[1].y, lam.imag)
     r = np.hypot(fig.data[0].x, fig.data[0].y)
     np.testing.assert_allclose(r, 1.0)
-    assert list(fig.data[1].marker.color) == [F.LINE["rho"], F.LINE["rho"], F.LINE["bound"], F.LINE["rho"]]
+    assert list(fig.data[1].marker.color) == [S.LINE["rho"], S.LINE["rho"], S.LINE["bound"], S.LINE["rho"]]
 
 
 # ---- training charts -------------------------------------------------------------------------------------
@@ -172,15 +177,8 @@ def metrics_frame():
         "sigma_max_whh": [2.0] * 6})
 
 
-def test_per_step_keeps_one_loss_per_training_step():
-    ps = F.per_step(metrics_frame())
-    assert list(ps["step"]) == [0, 1, 2] and list(ps["seq_loss"]) == [1.5, 1.2, 0.9]
-    live = metrics_frame().drop(columns="seq_loss")  # live records: chunk losses, summed per step
-    np.testing.assert_allclose(F.per_step(live)["seq_loss"], [1.5, 1.2, 0.9])
-
-
 def test_loss_figure_has_the_losses_the_baseline_and_the_final_eval():
-    fig = F.loss_figure(F.per_step(metrics_frame()), baseline=1 / 6, final_loss=0.25, steps=3)
+    fig = F.loss_figure(per_step(metrics_frame()), baseline=1 / 6, final_loss=0.25, steps=3)
     np.testing.assert_allclose(fig.data[0].y, [1.5, 1.2, 0.9])
     base = [t for t in fig.data if t.name.startswith("baseline")][0]
     np.testing.assert_allclose(base.y, [1 / 6, 1 / 6])
@@ -191,7 +189,7 @@ def test_loss_figure_has_the_losses_the_baseline_and_the_final_eval():
 def test_loss_axis_turns_logarithmic_for_a_wide_range():
     ps = pd.DataFrame({"step": [0, 1, 2], "seq_loss": [500.0, 0.5, 0.2]})
     assert F.loss_figure(ps).layout.yaxis.type == "log"
-    assert F.loss_figure(F.per_step(metrics_frame())).layout.yaxis.type != "log"
+    assert F.loss_figure(per_step(metrics_frame())).layout.yaxis.type != "log"
 
 
 def test_grad_norm_figure_before_after_clipped_and_threshold():
@@ -225,20 +223,15 @@ def test_radius_figure_traces():
 
 
 def test_divergence_is_marked():
-    fig = F.loss_figure(F.per_step(metrics_frame()), diverged_at=2)
+    fig = F.loss_figure(per_step(metrics_frame()), diverged_at=2)
     assert any(s.x0 == 2 and s.x1 == 2 for s in fig.layout.shapes)
     assert any("diverged" in a.text for a in fig.layout.annotations)
-
-
-def test_png_export_is_named():
-    cfg = F.plotly_config("rnnlab-heatmap")
-    assert cfg["toImageButtonOptions"] == {"format": "png", "filename": "rnnlab-heatmap", "scale": 2}
 
 
 def test_eigenvalues_on_the_circle_to_rounding_get_their_own_colour():
     lam = np.array([1.0 + 3e-8, -(1.0 - 2e-8), 1.5, 0.3])  # what float32 weights give at rho = 1
     colours = list(F.eigen_figure(lam).data[1].marker.color)
-    assert colours == [F.LINE["on_circle"], F.LINE["on_circle"], F.LINE["bound"], F.LINE["rho"]]
+    assert colours == [S.LINE["on_circle"], S.LINE["on_circle"], S.LINE["bound"], S.LINE["rho"]]
 
 
 def test_grad_time_profile_never_aliases_with_the_tbptt_chunk_cycle():
@@ -271,3 +264,20 @@ def test_short_curves_draw_markers_so_a_lone_point_is_visible():
     assert "markers" in F.loss_figure(ps).data[0].mode
     long = pd.DataFrame({"step": np.arange(500), "seq_loss": np.linspace(1, 0.1, 500)})
     assert F.loss_figure(long).data[0].mode == "lines"
+
+
+@pytest.mark.parametrize("L, window", [(50, 20), (50, 10), (50, 0), (50, 50), (7, 3), (1, 1), (9, 8)])
+def test_chunk_lines_follow_the_training_rule(L, window):
+    from rnnlab.train import chunks
+
+    ends = [t1 for _, t1 in chunks(L, window)]
+    assert F.chunk_boundaries(L, window) == ends[:-1]  # a cut after every chunk but the last
+
+
+def test_rnnlab_imports_without_plotly():
+    import subprocess
+    import sys
+
+    code = "import sys; sys.modules['plotly'] = None; import rnnlab; rnnlab.run; import rnnlab.theory"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr

@@ -94,6 +94,13 @@ def test_lab_at_defaults_shows_the_init_view():
     assert total == 100 * 99 // 2 == cert + exact and cert > 0
 
 
+def test_png_export_is_named():
+    from ui.lab import plotly_config
+
+    cfg = plotly_config("rnnlab-heatmap")
+    assert cfg["toImageButtonOptions"] == {"format": "png", "filename": "rnnlab-heatmap", "scale": 2}
+
+
 def test_how_note_names_the_engine_and_its_guarantee():
     from rnnlab.snapshots import Provenance
     from ui.analysis import how_note
@@ -106,6 +113,17 @@ def test_how_note_names_the_engine_and_its_guarantee():
     assert "tracking engine, 4 flat tops" in tracking
     assert how_note(Provenance("frobenius", "float32", 0, 0)).startswith("rms")
     assert how_note(None) == ""
+
+
+def test_rms_caption_divides_by_the_size_of_the_whole_state():
+    from rnnlab.snapshots import Provenance
+    from ui.analysis import how_note, state_size
+
+    rms = Provenance("frobenius", "float32", 0, 0)
+    lstm = RunConfig(cell="lstm", hidden=8)
+    assert state_size(lstm) == (16, "[h; c]") and state_size(RunConfig(cell="gru", hidden=8)) == (8, "h")
+    note = how_note(rms, *state_size(lstm))
+    assert "√n" in note and "n = 16" in note and "[h; c]" in note and "√H" not in note
 
 
 # ---- URL -> controls -----------------------------------------------------------------------------

@@ -110,7 +110,7 @@ def view_of(cfg: RunConfig, a: Analysis) -> InitView:
     note = "" if cols.size == T else (f"Every {T // max(cols.size, 1)}th column k computed "
                                       f"({cols.size} of {T}).")
     return InitView(hm, a.eigvals, a.sigma_max, a.rho, a.preact_var, lags, mean, lo, hi,
-                    slope, lines, predicted, text, note, how_note(a.provenance))
+                    slope, lines, predicted, text, note, how_note(a.provenance, *state_size(cfg)))
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -122,8 +122,14 @@ def _sci(x: float) -> str:
     return f"{mant}·10{str(int(exp)).translate(_SUPERSCRIPT)}"
 
 
-def how_note(how: Provenance | None) -> str:
-    """One sentence on how the heatmap's norms were computed (the snapshot's provenance), or ""."""
+def state_size(cfg: RunConfig) -> tuple[int, str]:
+    """n, the size of the state the heatmap differentiates, and its name: h, or [h; c] for lstm."""
+    return (2 * cfg.hidden, "[h; c]") if cfg.cell == "lstm" else (cfg.hidden, "h")
+
+
+def how_note(how: Provenance | None, n: int | None = None, state: str = "h") -> str:
+    """One sentence on how the heatmap's norms were computed (the snapshot's provenance), or "".
+    n: the size of the state (rms divides by √n, and an lstm's state [h; c] has 2H entries)."""
     if how is None:
         return ""
     c, e = how.certified, how.exact
@@ -135,7 +141,8 @@ def how_note(how: Provenance | None) -> str:
     if how.method == "tracking":
         return (f"Spectral norms by warm-started Rayleigh–Ritz (the tracking engine, {e:,} flat tops "
                 "solved exactly), tested to 10⁻³ in log₁₀ against a float64 SVD.")
-    return "rms norms: Frobenius norm / √H of each product, exact to rounding."
+    size = f" (n = {n:,}, the size of the state {state})" if n else " (n the size of the state)"
+    return f"rms norms: Frobenius norm / √n of each product{size}, exact to rounding."
 
 
 def at_init(cfg: RunConfig) -> InitView:

@@ -24,9 +24,10 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from rnnlab import RunConfig, RunResult, figures
-from rnnlab import compare_figures as cf
+from rnnlab import RunConfig, RunResult, plots
+from rnnlab.comparison import final_numbers
 from rnnlab.config import FIELD, FIELDS, KEYS, ConfigError, format_value, parse_value, shorten
+from rnnlab.plots import compare as cf
 from rnnlab.presets import REMEDIES, preset_config
 
 from . import analysis, errors, history, runner, state
@@ -449,9 +450,9 @@ def heatmap_row(view: View, hm_a: np.ndarray, hm_b: np.ndarray, ca: RunConfig, c
     cols = st.columns(3, gap="small")
     for col, name, hm, cfg in ((cols[0], "A", hm_a, ca), (cols[1], "B", hm_b, cb)):
         with col:
-            fig = figures.jacobian_heatmap(hm, norm=cfg.norm, tbptt=cfg.tbptt, color_range=(lo, hi),
-                                           height=430,
-                                           title=f"{name}: log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ {when}")
+            fig = plots.jacobian_heatmap(hm, norm=cfg.norm, tbptt=cfg.tbptt, color_range=(lo, hi),
+                                         height=430,
+                                         title=f"{name}: log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ {when}")
             chart(fig, f"compare-heatmap-{name}", key=f"{key}.{name}")
     with cols[2]:
         if np.shape(hm_a) == np.shape(hm_b):
@@ -526,8 +527,8 @@ def tables(sa: Side, sb: Side) -> None:
             st.caption("None: A and B have the same settings.")
     with c2:
         st.markdown("##### Final numbers")
-        na = cf.final_numbers(sa.metrics, sa.result.summary if sa.result else None)
-        nb = cf.final_numbers(sb.metrics, sb.result.summary if sb.result else None)
+        na = final_numbers(sa.metrics, sa.result.summary if sa.result else None)
+        nb = final_numbers(sb.metrics, sb.result.summary if sb.result else None)
         if not len(sa.metrics) and not len(sb.metrics):
             st.caption("Train A and B to fill this table: final loss, baseline, divergence, largest "
                        "gradient norm, final spectral radius and clipped updates.")

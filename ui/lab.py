@@ -7,7 +7,8 @@ import math
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, figures, measure, theory
+from rnnlab import RunConfig, measure, plots, theory
+from rnnlab.comparison import per_step
 from rnnlab.config import format_value
 from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
@@ -16,12 +17,18 @@ from .state import View
 from .text import plain
 
 SLOT = "lab.run"  # st.session_state key of the Lab's training run
-PNG = figures.plotly_config
+
+
+def plotly_config(filename: str) -> dict:
+    """Modebar config for st.plotly_chart: PNG download named after the chart, no logo."""
+    return {"displaylogo": False,
+            "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+            "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
 
 
 def chart(fig, name: str, key: str | None = None) -> None:
     """A Plotly chart whose toolbar saves a PNG named after it."""
-    st.plotly_chart(fig, config=PNG(f"rnnlab-{name}"), key=key, width="stretch")
+    st.plotly_chart(fig, config=plotly_config(f"rnnlab-{name}"), key=key, width="stretch")
 
 
 def describe(cfg: RunConfig) -> str:
@@ -44,14 +51,14 @@ def at_init(view: View) -> None:
         return
     left, right = st.columns([1.08, 1], gap="medium")
     with left:
-        fig = figures.jacobian_heatmap(a.jacobian, norm=cfg.norm, tbptt=cfg.tbptt,
-                                       color_range=view.ui.get("crange", "fixed"),
-                                       title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
+        fig = plots.jacobian_heatmap(a.jacobian, norm=cfg.norm, tbptt=cfg.tbptt,
+                                     color_range=view.ui.get("crange", "fixed"),
+                                     title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
         chart(fig, "heatmap-init")
         st.caption(" ".join(x for x in (a.stride_note, a.how_note, "Hover a cell for its value.") if x))
     with right:
-        fig = figures.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, a.lines,
-                                         title="Norm against the lag t − k")
+        fig = plots.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, a.lines,
+                                       title="Norm against the lag t − k")
         chart(fig, "lag-profile-init")
         if cfg.cell != "rnn":
             st.caption("The norm bound and the mean-field line are stated for the vanilla cell; for "
@@ -63,7 +70,7 @@ def at_init(view: View) -> None:
     with left:
         reading(cfg, a)
     with right:
-        fig = figures.eigen_figure(a.eigvals, title="Eigenvalues of W<sub>hh</sub>")
+        fig = plots.eigen_figure(a.eigvals, title="Eigenvalues of W<sub>hh</sub>")
         chart(fig, "eigenvalues-init")
 
 
@@ -207,26 +214,26 @@ def charts(v: runner.RunView, view: View) -> None:
         diverged_at is not None or res.summary.get("stopped_early")) else cfg.steps
     c1, c2 = st.columns(2, gap="medium")
     with c1:
-        fig = figures.loss_figure(figures.per_step(m), baseline=res.summary["baseline_loss"] if res else None,
-                                  final_loss=res.summary["final_loss"] if res else None, steps=end,
-                                  diverged_at=diverged_at, title="Loss")
+        fig = plots.loss_figure(per_step(m), baseline=res.summary["baseline_loss"] if res else None,
+                                final_loss=res.summary["final_loss"] if res else None, steps=end,
+                                diverged_at=diverged_at, title="Loss")
         chart(fig, "loss", key="lab.loss")
     with c2:
-        fig = figures.grad_norm_figure(m, clip=cfg.clip, clip_mode=cfg.clip_mode,
-                                       diverged_at_update=div_update, title="Gradient norm per update")
+        fig = plots.grad_norm_figure(m, clip=cfg.clip, clip_mode=cfg.clip_mode,
+                                     diverged_at_update=div_update, title="Gradient norm per update")
         chart(fig, "grad-norm", key="lab.gradnorm")
     c1, c2 = st.columns(2, gap="medium")
     with c1:
         if res is not None and res.arrays["grad_time"].size:
-            fig = figures.grad_time_figure(res.arrays["grad_time"], tbptt=cfg.tbptt,
-                                           steps=res.metrics["step"].to_numpy(),
-                                           title="Temporal gradient profile ‖∂L/∂h<sub>k</sub>‖")
+            fig = plots.grad_time_figure(res.arrays["grad_time"], tbptt=cfg.tbptt,
+                                         steps=res.metrics["step"].to_numpy(),
+                                         title="Temporal gradient profile ‖∂L/∂h<sub>k</sub>‖")
             chart(fig, "grad-time", key="lab.gradtime")
         else:
             st.markdown("**Temporal gradient profile**")
             st.caption("‖∂L/∂h_k‖ for every update and position appears here when the run finishes.")
     with c2:
-        fig = figures.radius_figure(m, title="Spectral radius of W<sub>hh</sub>")
+        fig = plots.radius_figure(m, title="Spectral radius of W<sub>hh</sub>")
         chart(fig, "spectral-radius", key="lab.radius")
     if res is None:
         if v.snapshot is not None:  # the latest snapshot while the run trains
@@ -262,16 +269,16 @@ def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, view: View) -> None
     """The heatmap and the eigenvalues of one snapshot, side by side."""
     c1, c2 = st.columns([1.08, 1], gap="medium")
     with c1:
-        fig = figures.jacobian_heatmap(jac, norm=cfg.norm, tbptt=cfg.tbptt,
-                                       color_range=view.ui.get("crange", "fixed"),
-                                       title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
+        fig = plots.jacobian_heatmap(jac, norm=cfg.norm, tbptt=cfg.tbptt,
+                                     color_range=view.ui.get("crange", "fixed"),
+                                     title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
         chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
         f = measure.factor(measure.decay_slope(jac)) if np.isfinite(jac).any() else math.nan
         if math.isfinite(f):
             st.caption(f"Per step back at step {step}: ×{f:.3g} (the slope of this map's lag profile, "
                        "read as at initialisation above).")
     with c2:
-        fig = figures.eigen_figure(eigvals, title=f"Eigenvalues of W<sub>hh</sub> at step {step}")
+        fig = plots.eigen_figure(eigvals, title=f"Eigenvalues of W<sub>hh</sub> at step {step}")
         chart(fig, f"eigenvalues-step-{step}", key="lab.snapeig")
 
 

@@ -13,8 +13,8 @@ import math
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, analyse, figures, theory
-from rnnlab import theory_figures as tf
+from rnnlab import RunConfig, analyse, plots, theory
+from rnnlab.plots import theory as tf
 from rnnlab.snapshots import Analysis
 
 from . import analysis
@@ -196,9 +196,9 @@ def bound(cfg: RunConfig, a: analysis.InitView) -> None:
                    "up. When σ_max·γ < 1 the bound alone forces the decay.")
     with right:
         lines = {k: v for k, v in a.lines.items() if not k.startswith("mean field")}
-        fig = figures.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, lines,
-                                         title=f"Measured ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ ({cfg.norm} norm) "
-                                               "against the bound")
+        fig = plots.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, lines,
+                                       title=f"Measured ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ ({cfg.norm} norm) "
+                                             "against the bound")
         chart(fig, "theory-bound", key="th.bound")
 
 
@@ -233,7 +233,7 @@ def pascanu(cfg: RunConfig, a: analysis.InitView) -> None:
                        "circle and the diamond coincide.")
     with right:
         fig = tf.pascanu_figure(a.rho, a.sigma_max, cfg.act, rho_max=max(5.0, 1.1 * a.sigma_max),
-                                gaussian=True,
+                                gaussian=True, rho_name="your ρ",
                                 title="Where each activation sits (σ<sub>max</sub> on the axis)")
         chart(fig, "theory-pascanu", key="th.pascanu")
 
@@ -259,7 +259,7 @@ def mean_field(cfg: RunConfig, view: View) -> None:
                    f"Curves use the measured input variance s² = {s2:.3g}.")
     with right:
         fig = tf.mean_field_figure(
-            MF_GRID, s2, measured, act=cfg.act, rho=cfg.rho,
+            MF_GRID, s2, measured, act=cfg.act, rho=cfg.rho, rho_name="your ρ",
             title="Growth per step back in time: theory (lines) and measurement (dots)")
         chart(fig, "theory-mean-field", key="th.mf")
 
@@ -267,7 +267,7 @@ def mean_field(cfg: RunConfig, view: View) -> None:
 def long_range(cfg: RunConfig, a: analysis.InitView) -> None:
     st.subheader("6 · Why a vanishing long-term term matters", anchor="long-range")
     left, right = text_and_chart((1.25, 1))
-    lags, share = tf.lag_share(a.jacobian)
+    lags, share = theory.lag_share(a.jacobian)
     L = len(lags)
     far = max(2, L // 4)
     far_share = float(np.nansum(share[lags >= far]))
@@ -344,7 +344,8 @@ def clipping() -> None:
     st.subheader("8 · What clipping keeps, and what it does not", anchor="clipping")
     left, right = text_and_chart((1.3, 1))
     g, c = np.array([4.0, 0.9]), 1.0
-    v = tf.clip_vectors(g, c)
+    v = theory.clip_vectors(g, c)
+    turn = theory.angle_deg(g, v["value-clipped"])  # degrees value clipping turns g by
     with left:
         st.markdown("Norm clipping rescales the *whole* gradient vector, every parameter together, by "
                     "one positive number:")
@@ -353,7 +354,7 @@ def clipping() -> None:
                     "lr·c. Far from a cliff the gradient is smaller than c and nothing changes at all.")
         st.markdown(f"Two edge cases. **Value clipping** clamps each component to [−c, c] separately: a "
                     f"large component is cut while a small one is not, so the direction turns (here "
-                    f"{tf.angle_deg(g, v['value-clipped']):.1f}°). Clipping **each parameter tensor on its "
+                    f"{turn:.1f}°). Clipping **each parameter tensor on its "
                     "own** (per-layer norms) also turns the overall direction, for the same reason. And "
                     "clipping only limits the damage of an exploding gradient: it does nothing for a "
                     "vanishing one, whose long-range terms stay buried.")

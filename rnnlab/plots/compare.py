@@ -1,12 +1,12 @@
-"""Plotly builders and plain numbers for comparing two runs, A and B. No Streamlit here.
+"""The Compare page's charts: two runs, A and B, on the same axes. No Streamlit here.
 
-A is always drawn in blue and B in orange (Okabe-Ito, safe for colour-blind readers), in every
-chart of the Compare page; red/blue stay reserved for the heatmaps' exploding/vanishing scale.
+A is always drawn in blue and B in orange (`style.RUN_COLOURS`), in every chart of the Compare page.
+The numbers compared (per-step loss, the heatmaps' difference, the table) come from
+`rnnlab.comparison`.
 
 - `loss_overlay`, `grad_norm_overlay`: the two runs' training curves on one chart.
 - `shared_range(hm_a, hm_b, mode)`: one colour range for both heatmaps.
 - `difference_heatmap(hm_a, hm_b)`: B - A in log10 units (a ratio B/A), diverging around 0.
-- `final_numbers(metrics, summary)`: the numbers of the comparison table.
 """
 
 from __future__ import annotations
@@ -18,23 +18,24 @@ import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 
-from .figures import GRID, MUTED, colour_range, display_index, fmt_pow10, line_mode, log_ticks, per_step
-from .theory_figures import apply_layout as _layout
-from .verdict import judge
-
-COLOURS = {"A": "#0072B2", "B": "#E69F00"}
-DIFF_SCALE = [[0.0, "#2d004b"], [0.2, "#8073ac"], [0.4, "#d8daeb"], [0.5, "#f7f7f7"],
-              [0.6, "#fee0b6"], [0.8, "#e08214"], [1.0, "#7f3b08"]]  # PuOr: not the red/blue of the heatmaps
-
-
-def _finite(a) -> np.ndarray:
-    a = pd.to_numeric(pd.Series(a), errors="coerce").to_numpy(float)
-    return np.where(np.isfinite(a), a, np.nan)
+from ..comparison import difference, finite, per_step
+from .style import (
+    DIFF_SCALE,
+    GRID,
+    MUTED,
+    apply_layout,
+    colour_range,
+    display_index,
+    fmt_pow10,
+    line_mode,
+    log_ticks,
+)
+from .style import RUN_COLOURS as COLOURS
 
 
 def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
                  height: int = 360) -> go.Figure:
-    """Training loss per step of each run (`figures.per_step` of its metrics) in its colour.
+    """Training loss per step of each run (`comparison.per_step` of its metrics) in its colour.
 
     runs: name -> {"metrics": DataFrame, "baseline": float|None, "final_loss": float|None,
     "steps": int, "diverged_at": int|None}. Traces: one line per run in the given order (x = step,
@@ -47,7 +48,7 @@ def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
     losses = []
     for name, r in runs.items():
         ps = per_step(r["metrics"])
-        losses.append(_finite(ps["seq_loss"]))
+        losses.append(finite(ps["seq_loss"]))
         fig.add_trace(go.Scatter(x=ps["step"], y=losses[-1], mode=line_mode(len(ps)), name=f"{name}",
                                  line=dict(color=COLOURS.get(name, MUTED), width=1.8), marker=dict(size=5),
                                  hovertemplate=f"{name}, step %{{x}}: loss %{{y:.4g}}<extra></extra>"))
@@ -73,7 +74,7 @@ def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
             fig.add_vline(x=d, line=dict(color=COLOURS.get(name, MUTED), width=1.5, dash="dot"),
                           annotation_text=f"{name} diverged", annotation_position="top left",
                           annotation_font=dict(size=11, color=COLOURS.get(name, MUTED)))
-    _layout(fig, title, height, hovermode="x unified")
+    apply_layout(fig, title, height, hovermode="x unified")
     fig.update_xaxes(title_text="training step", rangemode="tozero")
     if wide_range([*losses, np.array([r.get("final_loss") or np.nan for r in runs.values()], float)]):
         fig.update_yaxes(title_text="loss (log scale)", type="log", exponentformat="power")
@@ -95,7 +96,7 @@ def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = No
     fig = go.Figure()
     for name, r in runs.items():
         m, colour = r["metrics"], COLOURS.get(name, MUTED)
-        pos = lambda a: np.where(_finite(a) > 0, _finite(a), np.nan)
+        pos = lambda a: np.where(finite(a) > 0, finite(a), np.nan)
         clip = r.get("clip") or 0.0
         x = step_positions(m)
         fig.add_trace(go.Scatter(x=x, y=pos(m["grad_norm"]), mode=line_mode(len(m)),
@@ -113,10 +114,10 @@ def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = No
                           annotation_text=f"{name}: clip {clip:g}"
                           + (" (per value)" if mode == "value" else ""),
                           annotation_position="bottom right", annotation_font=dict(size=11, color=colour))
-    _layout(fig, title, height, hovermode="x unified")
+    apply_layout(fig, title, height, hovermode="x unified")
     fig.update_xaxes(title_text="training step", rangemode="tozero")
     fig.update_yaxes(title_text="‖∂L/∂θ‖ (global norm)", type="log", exponentformat="power")
-    vals = np.concatenate([_finite(r["metrics"][c]) for r in runs.values() for c in ("grad_norm",)
+    vals = np.concatenate([finite(r["metrics"][c]) for r in runs.values() for c in ("grad_norm",)
                            if len(r["metrics"]) and c in r["metrics"]] or [np.array([])])
     vals = vals[np.isfinite(vals) & (vals > 0)]
     if vals.size and np.log10(vals.max() / vals.min()) < 1.5:  # within a decade or so: label 1, 2, 5 only
@@ -136,7 +137,7 @@ def step_positions(metrics: pd.DataFrame) -> np.ndarray:
 
 def wide_range(arrays) -> bool:
     """Whether the positive finite values span more than 100x: a log axis then shows them all (the
-    rule of figures.loss_figure)."""
+    rule of training.loss_figure)."""
     v = np.concatenate([np.asarray(a, float).ravel() for a in arrays] or [np.zeros(0)])
     v = v[np.isfinite(v) & (v > 0)]
     return v.size > 1 and v.max() / v.min() > 100
@@ -147,17 +148,6 @@ def shared_range(hm_a: np.ndarray, hm_b: np.ndarray, mode: str = "fixed") -> tup
     both = np.concatenate([np.asarray(hm_a, float).ravel(), np.asarray(hm_b, float).ravel()])
     return colour_range(both, mode)
 
-
-def difference(hm_a: np.ndarray, hm_b: np.ndarray) -> np.ndarray:
-    """B - A in log10 units (log10 of the ratio of the norms); NaN where either is not a finite value
-    (above the diagonal, not computed, or an exactly zero product, where the ratio is undefined)."""
-    a, b = np.asarray(hm_a, float), np.asarray(hm_b, float)
-    if a.shape != b.shape:
-        raise ValueError(f"the heatmaps have different sizes ({a.shape[0]} and {b.shape[0]} steps); "
-                         "a difference needs the same sequence length")
-    with np.errstate(invalid="ignore"):
-        d = b - a
-    return np.where(np.isfinite(a) & np.isfinite(b), d, np.nan)
 
 
 def difference_heatmap(hm_a: np.ndarray, hm_b: np.ndarray, *, title: str | None = None,
@@ -183,27 +173,7 @@ def difference_heatmap(hm_a: np.ndarray, hm_b: np.ndarray, *, title: str | None 
         colorbar=dict(title=dict(text="B / A", side="top", font=dict(size=11, color=MUTED)),
                       tickvals=vals, ticktext=text, thickness=12, len=0.92, outlinewidth=0)))
     L = d.shape[0]
-    _layout(fig, title, height, top=56 if title else 24)
+    apply_layout(fig, title, height, top=56 if title else 24)
     fig.update_xaxes(title_text="k (earlier step)", range=[0.5, L + 0.5], showgrid=False)
     fig.update_yaxes(title_text="t (later step)", range=[L + 0.5, 0.5], showgrid=False, gridcolor=GRID)
     return fig
-
-
-def final_numbers(metrics: pd.DataFrame, summary: dict[str, Any] | None) -> dict[str, Any]:
-    """The comparison table's numbers for one run (None where the run has no value yet)."""
-    s = summary or {}
-    m = metrics
-    gn = _finite(m["grad_norm"]) if len(m) and "grad_norm" in m else np.array([])
-    rho = _finite(m["rho_whh"]) if len(m) and "rho_whh" in m else np.array([])
-    rho = rho[np.isfinite(rho)]
-    v = judge(s) if s else None
-    return {
-        "verdict": v.kind if v is not None else None,
-        "final loss": s.get("final_loss"),
-        "baseline loss": s.get("baseline_loss"),
-        "diverged at step": s.get("diverged_at"),
-        "max gradient norm": float(np.nanmax(gn)) if np.isfinite(gn).any() else None,
-        "final ρ(W_hh)": float(rho[-1]) if rho.size else None,
-        "clipped updates": int(pd.to_numeric(m["clipped"]).sum()) if len(m) and "clipped" in m else None,
-        "updates": int(len(m)),
-    }

@@ -1,8 +1,8 @@
-"""Plotly builders for the Theory page: plain numbers in, `go.Figure` out. No Streamlit here.
+"""The Theory page's charts: plain numbers in, `go.Figure` out. No Streamlit here.
 
-Each builder draws one formula of the page next to what rnnlab measures, in the style of
-`rnnlab.figures` (same fonts, colours, powers-of-ten axes). Trace order is documented per builder,
-so tests (and readers) can find the numbers.
+Each builder draws one formula of the page next to what rnnlab measures, in the house style of
+`rnnlab.plots.style`. Trace order is documented per builder, so tests (and readers) can find the
+numbers. The numbers themselves come from `rnnlab.theory`.
 
 - `eig_powers_figure(eigvals, steps)`: log10 |lambda_i|^t for every eigenvalue of W_hh.
 - `pascanu_figure(rho, sigma_max, act)`: Pascanu's regions on a (radius, activation) map.
@@ -10,7 +10,6 @@ so tests (and readers) can find the numbers.
 - `cliff_figure(plain, clipped)`: the one-unit loss cliff with two descent paths.
 - `cliff_steps_figure(plain, clipped)`: loss and gradient norm along both paths.
 - `clip_figure(g, c)`: a gradient, its norm-clipped and its value-clipped version.
-- `lag_share(hm)`: how much of the signal reaching the last step comes from each lag (plain data).
 """
 
 from __future__ import annotations
@@ -21,45 +20,24 @@ from collections.abc import Mapping
 import numpy as np
 import plotly.graph_objects as go
 
-from . import activations, theory
-from .figures import FONT, GRID, INK, LINE, MUTED, fmt_pow10, log_ticks
+from .. import activations, theory
+from .style import (
+    ACT_COLOUR,
+    CLIPPED,
+    EXPLODE_FILL,
+    GRID,
+    INK,
+    LINE,
+    MUTED,
+    PLAIN,
+    VANISH_FILL,
+    apply_layout,
+    fmt_pow10,
+    log_ticks,
+    pow10_axis,
+)
 
 ACTS = activations.NAMES
-_ACT_PALETTE = ("#1f77b4", "#b45309", "#0f766e", "#7c3aed", "#be185d", "#4d7c0f")
-ACT_COLOUR = {a: _ACT_PALETTE[i % len(_ACT_PALETTE)] for i, a in enumerate(ACTS)}
-PLAIN, CLIPPED = "#d7301f", "#0f766e"  # descent without / with clipping
-VANISH_FILL, EXPLODE_FILL = "#dbe7f5", "#fbdcd2"
-
-
-def apply_layout(fig: go.Figure, title: str | None, height: int, top: int | None = None, **kw) -> go.Figure:
-    """The house style of `rnnlab.figures` (its TEMPLATE, same title, margins and legend) on fig."""
-    from . import figures
-
-    axis = dict(gridcolor=GRID, zeroline=False, linecolor="#9ca3af", ticks="outside", tickcolor="#9ca3af",
-                showline=True)
-    template = getattr(figures, "TEMPLATE", None)
-    fig.update_layout(
-        template=template if template is not None else "plotly_white",
-        title=dict(text=title, x=0.01, xanchor="left", xref="container", y=0.985, yanchor="top",
-                   yref="container", font=dict(size=15, color=INK)) if title else None,
-        font=dict(family=FONT, size=12, color=INK), paper_bgcolor="white", plot_bgcolor="white",
-        height=height, margin=dict(l=64, r=24, t=top if top is not None else (84 if title else 40), b=52),
-        hoverlabel=dict(bgcolor="white", font=dict(family=FONT, size=12)),
-        legend=dict(orientation="h", yanchor="bottom", y=1.015, x=0, xanchor="left",
-                    bgcolor="rgba(255,255,255,0)", font=dict(size=11)),
-        **kw)
-    fig.update_xaxes(**axis)
-    fig.update_yaxes(**axis)
-    return fig
-
-
-_layout = apply_layout
-
-
-def _pow10_axis(fig: go.Figure, lo: float, hi: float, axis: str = "y", max_ticks: int = 8) -> None:
-    vals, text = log_ticks(lo, hi, max_ticks=max_ticks)
-    getattr(fig, f"update_{axis}axes")(tickvals=vals, ticktext=text, range=[lo, hi])
-
 
 # ---- eigenvalue powers ---------------------------------------------------------------------------
 
@@ -101,10 +79,10 @@ def eig_powers_figure(eigvals, steps: int, *, title: str | None = None, height: 
     hi = float(max(finite.max(), 1.0)) if finite.size else 1.0
     lo = max(lo, -30.0)  # a few decades below the slowest line are enough; zero eigenvalues are -inf
     pad = 0.05 * (hi - lo)
-    _layout(fig, title, height, hovermode="closest")
+    apply_layout(fig, title, height, hovermode="closest")
     fig.update_xaxes(title_text="t (steps)", range=[0, int(steps)])
     fig.update_yaxes(title_text="|λ|<sup>t</sup>")
-    _pow10_axis(fig, lo - pad, hi + pad)
+    pow10_axis(fig, lo - pad, hi + pad)
     fig.add_hline(y=0, line=dict(color="#9ca3af", width=1))
     return fig
 
@@ -115,8 +93,10 @@ REGIME_CODE = {"vanishing": 0.0, "boundary": 0.5, "may_explode": 1.0}
 
 
 def pascanu_figure(rho: float, sigma_max: float, act: str, *, rho_max: float = 5.0, n: int = 401,
-                   gaussian: bool = True, title: str | None = None, height: int = 440) -> go.Figure:
-    """Regions of `theory.pascanu_map` over radius x activation, with the current setting marked.
+                   gaussian: bool = True, rho_name: str = "ρ", title: str | None = None,
+                   height: int = 440) -> go.Figure:
+    """Regions of `theory.pascanu_map` over radius x activation, with the current setting marked
+    (labelled "{rho_name} = 0.8": the page says whose rho it is).
 
     Traces: [0] the regions (heatmap, z = 0 vanishing guaranteed, 1 exploding possible; x the radius
     grid, y the activations), [1] the thresholds 1/gamma, [2] the current rho, [3] the measured
@@ -139,7 +119,7 @@ def pascanu_figure(rho: float, sigma_max: float, act: str, *, rho_max: float = 5
                              marker=dict(symbol="line-ns", size=26, line=dict(width=2.5, color=INK)),
                              hovertemplate="%{y}: 1/γ = %{x:g}<extra></extra>"))
     sg = sigma_max * theory.gamma(act)
-    fig.add_trace(go.Scatter(x=[rho], y=[act], mode="markers", name=f"your ρ = {rho:.3g}",
+    fig.add_trace(go.Scatter(x=[rho], y=[act], mode="markers", name=f"{rho_name} = {rho:.3g}",
                              marker=dict(symbol="circle", size=13, color="white",
                                          line=dict(width=2.5, color=INK)),
                              hovertemplate=f"spectral radius ρ = {rho:.3g}<extra></extra>"))
@@ -162,7 +142,7 @@ def pascanu_figure(rho: float, sigma_max: float, act: str, *, rho_max: float = 5
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                                  marker=dict(symbol="square", size=14, color=colour,
                                              line=dict(width=1, color="#d1d5db"))))
-    _layout(fig, title, height, top=48 if title else 16, hovermode="closest")
+    apply_layout(fig, title, height, top=48 if title else 16, hovermode="closest")
     fig.update_layout(legend=dict(orientation="h", y=-0.22, yanchor="top", x=0, font=dict(size=11)),
                       margin=dict(b=150))
     fig.update_xaxes(title_text="radius of W<sub>hh</sub> (ρ, or σ<sub>max</sub>)", range=[0, rho_max],
@@ -176,12 +156,13 @@ def pascanu_figure(rho: float, sigma_max: float, act: str, *, rho_max: float = 5
 
 def mean_field_figure(rhos, s2: float = 0.0, measured: Mapping[str, tuple] | None = None, *,
                       act: str | None = None, rho: float | None = None, leak: float = 0.0,
-                      title: str | None = None, height: int = 540) -> go.Figure:
+                      rho_name: str = "ρ", title: str | None = None, height: int = 540) -> go.Figure:
     """Predicted growth per step, log10 (0.5 ln chi), against rho for each activation, with points.
 
     Traces: [0..3] the mean-field curves (`theory.mean_field_slopes(a, rhos, s2, leak)`) for ACTS in
     order; then one marker trace per entry of `measured` (act -> (rhos, slopes) measured on rms
-    heatmaps), in ACTS order. `act` is drawn bold; `rho` adds a vertical line.
+    heatmaps), in ACTS order. `act` is drawn bold; `rho` adds a vertical line labelled
+    "{rho_name} = rho".
     """
     rhos = np.asarray(rhos, dtype=float)
     fig = go.Figure()
@@ -208,9 +189,9 @@ def mean_field_figure(rhos, s2: float = 0.0, measured: Mapping[str, tuple] | Non
                   annotation_font=dict(size=10, color=MUTED))
     if rho is not None and math.isfinite(rho):
         fig.add_vline(x=rho, line=dict(color=INK, width=1, dash="dot"),
-                      annotation_text=f"your ρ = {rho:.3g}", annotation_position="top left",
+                      annotation_text=f"{rho_name} = {rho:.3g}", annotation_position="top left",
                       annotation_font=dict(size=11, color=INK))
-    _layout(fig, title, height, top=48 if title else 16, hovermode="closest")
+    apply_layout(fig, title, height, top=48 if title else 16, hovermode="closest")
     fig.update_xaxes(title_text="spectral radius ρ of a Gaussian W<sub>hh</sub> (g)", range=[0, rhos.max()])
     fig.update_yaxes(title_text="growth per step back (log₁₀)", range=[-1.2, 0.75], zeroline=False)
     fig.update_layout(legend=dict(orientation="h", y=-0.16, yanchor="top", x=0, traceorder="grouped"),
@@ -219,17 +200,6 @@ def mean_field_figure(rhos, s2: float = 0.0, measured: Mapping[str, tuple] | Non
 
 
 # ---- the loss cliff --------------------------------------------------------------------------------
-
-def cliff_grid(w_range=None, b_range=None, n: int = 181, T: int = 50, x0: float = 0.5,
-               target: float = 0.7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(w, b, log10 loss) on an n x n grid (rows b, columns w); the loss is floored at 1e-12."""
-    w_range = w_range or theory.CLIFF_DEFAULTS["w_range"]
-    b_range = b_range or theory.CLIFF_DEFAULTS["b_range"]
-    w = np.linspace(*w_range, n)
-    b = np.linspace(*b_range, n)
-    loss = theory.cliff_loss(w[None, :], b[:, None], T, x0, target)  # (n_b, n_w)
-    return w, b, np.log10(np.maximum(loss, 1e-12))
-
 
 def _jump(path: np.ndarray) -> int:
     """Index of the longest step of a path (0 if it has none)."""
@@ -248,7 +218,7 @@ def cliff_figure(plain: theory.CliffPath, clipped: theory.CliffPath, *, w_range=
     """
     w_range = tuple(w_range or theory.CLIFF_DEFAULTS["w_range"])
     b_range = tuple(b_range or theory.CLIFF_DEFAULTS["b_range"])
-    w, b, z = cliff_grid(w_range, b_range, n)
+    w, b, z = theory.cliff_grid(w_range, b_range, n)
     zmin, zmax = -6.0, 0.0
     vals, text = log_ticks(zmin, zmax)
     fig = go.Figure()
@@ -288,7 +258,7 @@ def cliff_figure(plain: theory.CliffPath, clipped: theory.CliffPath, *, w_range=
                 text=(f"step {k + 1}: ‖g‖ = {plain.grad_norms[k]:.3g}, jumps {length:.3g}"
                       + ("" if inside else f"<br>to (w, b) = ({p1[0]:.3g}, {p1[1]:.3g}), off the chart")),
                 font=dict(size=11, color=PLAIN), bgcolor="rgba(255,255,255,0.85)", align="left")
-    _layout(fig, title, height, hovermode="closest")
+    apply_layout(fig, title, height, hovermode="closest")
     fig.update_xaxes(title_text="w (recurrent weight)", range=list(w_range), showgrid=False)
     fig.update_yaxes(title_text="b (bias)", range=list(b_range), showgrid=False)
     return fig
@@ -316,7 +286,7 @@ def cliff_steps_figure(plain: theory.CliffPath, clipped: theory.CliffPath, *, ti
                                  line=dict(color=colour, width=1.5),
                                  hovertemplate="step %{x}: ‖g‖ %{y:.3g}<extra>" + name + "</extra>"),
                       row=2, col=1)
-    _layout(fig, title, height, hovermode="x unified")
+    apply_layout(fig, title, height, hovermode="x unified")
     fig.update_yaxes(type="log", exponentformat="power", title_text="loss", row=1, col=1)
     fig.update_yaxes(type="log", exponentformat="power", title_text="‖∇L‖ before clipping", row=2, col=1)
     fig.update_xaxes(title_text="step", row=2, col=1)
@@ -325,28 +295,14 @@ def cliff_steps_figure(plain: theory.CliffPath, clipped: theory.CliffPath, *, ti
 
 # ---- clipping and direction ------------------------------------------------------------------------
 
-def clip_vectors(g, c: float) -> dict[str, np.ndarray]:
-    """The gradient g, norm-clipped (c g/||g|| if ||g|| > c) and value-clipped (each part in [-c, c])."""
-    g = np.asarray(g, dtype=float)
-    n = float(np.linalg.norm(g))
-    norm_clipped = g * (c / n) if n > c else g.copy()
-    return {"gradient": g, "norm-clipped": norm_clipped, "value-clipped": np.clip(g, -c, c)}
-
-
-def angle_deg(u, v) -> float:
-    u, v = np.asarray(u, float), np.asarray(v, float)
-    cos = float(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)))
-    return math.degrees(math.acos(max(-1.0, min(1.0, cos))))
-
-
 def clip_figure(g, c: float, *, title: str | None = None, height: int = 360) -> go.Figure:
     """Arrows from the origin: the gradient (trace 0), norm-clipped (1), value-clipped (2); the box
     [-c, c]^2 and the circle of radius c as shapes. Each trace is the segment [(0, 0), v]."""
-    vecs = clip_vectors(g, c)
+    vecs = theory.clip_vectors(g, c)
     colours = {"gradient": MUTED, "norm-clipped": CLIPPED, "value-clipped": "#b45309"}
     fig = go.Figure()
     for name, v in vecs.items():
-        ang = angle_deg(vecs["gradient"], v) if np.linalg.norm(v) > 0 else 0.0
+        ang = theory.angle_deg(vecs["gradient"], v) if np.linalg.norm(v) > 0 else 0.0
         fig.add_trace(go.Scatter(x=[0, v[0]], y=[0, v[1]], mode="lines+markers", name=
                                  f"{name} (‖·‖ = {np.linalg.norm(v):.3g}, turned {ang:.1f}°)",
                                  line=dict(color=colours[name], width=3 if name != "gradient" else 2,
@@ -359,27 +315,9 @@ def clip_figure(g, c: float, *, title: str | None = None, height: int = 360) -> 
     gx, gy = vecs["gradient"]
     x0, x1 = min(-1.3 * c, 1.1 * gx), max(1.3 * c, 1.12 * gx)
     y0, y1 = min(-1.3 * c, 1.1 * gy), max(1.3 * c, 1.12 * gy)
-    _layout(fig, title, height, top=100 if title else 60, hovermode="closest")
+    apply_layout(fig, title, height, top=100 if title else 60, hovermode="closest")
     fig.update_layout(legend=dict(orientation="h", y=1.02, yanchor="bottom", x=0, entrywidth=0))
     fig.update_xaxes(range=[x0, x1], zeroline=True, zerolinecolor=GRID, title_text="g₁", constrain="domain")
     fig.update_yaxes(range=[y0, y1], zeroline=True, zerolinecolor=GRID, scaleanchor="x",
                      scaleratio=1, title_text="g₂", constrain="domain")
     return fig
-
-
-# ---- the sum over lags -----------------------------------------------------------------------------
-
-def lag_share(hm) -> tuple[np.ndarray, np.ndarray]:
-    """From a heatmap of log10 ||dh_t/dh_k||: the last row's norms as shares of their sum, by lag.
-
-    Returns (lags 0..L-1, share): share[d] = ||dh_L/dh_{L-d}|| / sum_k ||dh_L/dh_k|| (NaN where not
-    computed). A crude picture of how much of a loss at the end can reach each earlier step: each
-    term of the gradient's sum over k carries that factor.
-    """
-    hm = np.asarray(hm, dtype=float)
-    row = hm[-1, ::-1]  # lag 0 (k = L) first
-    with np.errstate(over="ignore"):
-        shift = np.nanmax(np.where(np.isfinite(row), row, np.nan)) if np.isfinite(row).any() else 0.0
-        v = np.where(np.isnan(row), np.nan, 10.0 ** (row - shift))  # -inf -> 0
-    total = np.nansum(v)
-    return np.arange(row.size), v / total if total > 0 else v

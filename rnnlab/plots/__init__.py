@@ -1,0 +1,31 @@
+"""Every chart of RNN Lab: plain data in, Plotly `go.Figure` out. No Streamlit here.
+
+The only part of rnnlab that needs plotly: `import rnnlab` works without it.
+
+Modules
+-------
+- `style`: fonts, colours, the template, powers-of-ten ticks and the layout helpers every builder uses.
+- `lab`: the Jacobian heatmap, its lag profile, the eigenvalues of W_hh.
+- `training`: loss, gradient norm, temporal gradient profile, spectral radius during training.
+- `theory`: the Theory page's formulas drawn next to the measurements.
+- `compare`: two runs, A and B, on the same axes.
+
+The builders are also importable from here (`rnnlab.plots.jacobian_heatmap`).
+"""
+
+from .compare import difference_heatmap, grad_norm_overlay, loss_overlay, shared_range
+from .lab import chunk_boundaries, eigen_figure, jacobian_heatmap, lag_profile_figure
+from .theory import (
+                     cliff_figure,
+                     cliff_steps_figure,
+                     clip_figure,
+                     eig_powers_figure,
+                     mean_field_figure,
+                     pascanu_figure,
+)
+from .training import grad_norm_figure, grad_time_figure, loss_figure, radius_figure
+
+__all__ = ["difference_heatmap", "grad_norm_overlay", "loss_overlay", "shared_range", "chunk_boundaries",
+           "eigen_figure", "jacobian_heatmap", "lag_profile_figure", "clip_figure", "cliff_figure",
+           "cliff_steps_figure", "eig_powers_figure", "mean_field_figure", "pascanu_figure",
+           "grad_norm_figure", "grad_time_figure", "loss_figure", "radius_figure"]

@@ -26,8 +26,9 @@ import streamlit as st
 
 from rnnlab import RunConfig, RunResult, figures
 from rnnlab import compare_figures as cf
-from rnnlab.config import FIELD, FIELDS, KEYS, ConfigError, format_value, parse_value, shorten
-from rnnlab.presets import REMEDIES, preset_config
+from rnnlab.changes import changes_between, describe_changes, format_changes, remedy_changes
+from rnnlab.config import FIELD, FIELDS, format_value
+from rnnlab.presets import REMEDIES
 
 from . import analysis, errors, history, runner, state
 from .lab import chart, describe
@@ -47,72 +48,11 @@ _UPLOADS = "cmp.uploads"  # the uploader's file id -> "" (opened) or why it was 
 SETUP, HISTORY = "setup", "history"
 
 
-# ---- B's changes: pure functions (tested without Streamlit) ---------------------------------------
-
-def split_changes(text: str | None) -> tuple[dict[str, str], list[str]]:
-    """'clip:1, lr:0.1' -> ({'clip': '1', 'lr': '0.1'}, notices). `=` works as well as `:`.
-
-    Items that are not key:value, or whose key is unknown, are dropped with a notice.
-    """
-    raw: dict[str, str] = {}
-    notices: list[str] = []
-    for item in (text or "").split(","):
-        item = item.strip()
-        if not item:
-            continue
-        seps = [i for i in (item.find(":"), item.find("=")) if i > 0]
-        if not seps:
-            notices.append(f"b: {shorten(item)} is not key:value (e.g. b=clip:1,lr:0.1) — ignored.")
-            continue
-        i = min(seps)
-        key, value = item[:i].strip().lower(), item[i + 1:].strip()
-        if key not in FIELD:
-            notices.append(f"b: {shorten(key)} is not a setting (allowed: one of {', '.join(KEYS)}) "
-                           "— ignored.")
-            continue
-        raw[key] = value
-    return raw, notices
-
-
-def b_config(a: RunConfig, text: str | None) -> tuple[RunConfig, dict[str, Any], list[str]]:
-    """B = A with the changes in `text`: (B's config, the changes kept, notices). Never raises.
-
-    A bad value keeps A's value (with a notice); a value above the server's cap is clamped.
-    """
-    raw, notices = split_changes(text)
-    cfg_b, more = RunConfig.from_lenient(raw, base=a)
-    notices += [f"B: {n}" for n in more]
-    spec: dict[str, Any] = {}
-    for key, value in raw.items():
-        try:
-            parse_value(key, value)
-            ok = True
-        except ConfigError:
-            ok = getattr(cfg_b, key) != getattr(a, key)  # clamped to the cap: keep the clamped value
-        if ok:
-            spec[key] = getattr(cfg_b, key)
-    return cfg_b, spec, notices
-
-
-def format_changes(spec: dict[str, Any]) -> str:
-    """{'clip': 1.0, 'lr': 0.1} -> 'clip:1,lr:0.1' (the URL form)."""
-    return ",".join(f"{k}:{format_value(v)}" for k, v in spec.items())
-
-
-def describe_changes(a: RunConfig, b: RunConfig) -> str:
-    """'clip = 1, lr = 0.1' for the keys whose values differ, or '' if none."""
-    return ", ".join(f"{k} = {format_value(vb)}" for k, (_, vb) in a.diff(b).items())
-
-
-def remedy_spec(without: str, with_: str) -> dict[str, Any]:
-    """The changes that turn preset `without` into preset `with_` (B's spec for a remedy pair)."""
-    a, b = preset_config(without), preset_config(with_)
-    return {k: vb for k, (_, vb) in a.diff(b).items()}
-
+# ---- B's changes in links ----------------------------------------------------------------------------
 
 def remedy_params(without: str, with_: str) -> dict[str, str]:
     """URL parameters of a remedy comparison: A's preset and settings, and B's changes."""
-    return {**state.preset_link_params(without), B_PARAM: format_changes(remedy_spec(without, with_))}
+    return {**state.preset_link_params(without), B_PARAM: format_changes(remedy_changes(without, with_))}
 
 
 def compare_params(view: View, spec: dict[str, Any]) -> dict[str, str]:
@@ -244,13 +184,13 @@ def page(view: View) -> None:
 def setup(view: View) -> None:
     a = view.cfg
     sync_b()
-    b, spec, notices = b_config(a, st.session_state.get(_B, ""))
+    b, spec, notices = a.with_changes(st.session_state.get(_B, ""))
     held = state.lock()
     locked = [k for k in spec if held is not None and k in held.keys]
     if locked:  # a locked link's hidden settings hold for B too
         notices.append(f"B: {', '.join(locked)} {'is' if len(locked) == 1 else 'are'} locked by the link "
                        "— B keeps A's value.")
-        b, spec, _ = b_config(a, format_changes({k: v for k, v in spec.items() if k not in locked}))
+        b, spec, _ = a.with_changes(format_changes({k: v for k, v in spec.items() if k not in locked}))
     st.session_state["cmp.spec"] = spec
     if st.session_state.get(_B_ADOPTED):
         st.session_state[_B_NOTICES] = notices
@@ -268,7 +208,7 @@ def setup(view: View) -> None:
 def remedy_picker(view: View, spec: dict[str, Any]) -> None:
     current = None
     for name, without, with_ in REMEDIES:
-        if view.preset == without and spec == remedy_spec(without, with_):
+        if view.preset == without and spec == remedy_changes(without, with_):
             current = name
     st.session_state["cmp.remedy"] = current
     st.pills("Remedy pairs: A without the remedy, B with it (same seed)", [r[0] for r in REMEDIES],
@@ -569,7 +509,7 @@ def _upload_messages() -> None:
 
 def _as_link(ea: history.Entry, eb: history.Entry) -> None:
     a, b = ea.result.config, eb.result.config
-    spec = {k: vb for k, (_, vb) in a.diff(b).items()}
+    spec = changes_between(a, b)
     params = a.to_strings()
     if spec:
         params[B_PARAM] = format_changes(spec)

@@ -32,7 +32,7 @@ from rnnlab.presets import REMEDIES
 
 from . import analysis, errors, history, runner, state
 from .lab import chart, describe
-from .state import View
+from .state import Screen
 from .text import bullets, plain
 
 SLOT_A, SLOT_B = "compare-a", "compare-b"
@@ -55,8 +55,8 @@ def remedy_params(without: str, with_: str) -> dict[str, str]:
     return {**state.preset_link_params(without), B_PARAM: format_changes(remedy_changes(without, with_))}
 
 
-def compare_params(view: View, spec: dict[str, Any]) -> dict[str, str]:
-    params = state.url_params(view)
+def compare_params(screen: Screen, spec: dict[str, Any]) -> dict[str, str]:
+    params = state.url_params(screen)
     if spec:
         params[B_PARAM] = format_changes(spec)
     return params
@@ -168,7 +168,7 @@ def badge(name: str) -> str:
 
 # ---- the page ------------------------------------------------------------------------------------------
 
-def page(view: View) -> None:
+def page(screen: Screen) -> None:
     history.harvest()
     mode = st.segmented_control(
         "Runs to compare", [SETUP, HISTORY], key=MODE, default=SETUP, required=True,
@@ -176,13 +176,13 @@ def page(view: View) -> None:
                                "history": "Finished runs and exported files"}[m],
         label_visibility="collapsed")
     if mode == HISTORY:
-        from_history(view)
+        from_history(screen)
     else:
-        setup(view)
+        setup(screen)
 
 
-def setup(view: View) -> None:
-    a = view.cfg
+def setup(screen: Screen) -> None:
+    a = screen.cfg
     sync_b()
     b, spec, notices = a.with_changes(st.session_state.get(_B, ""))
     held = state.lock()
@@ -198,17 +198,17 @@ def setup(view: View) -> None:
     shown = st.session_state.get(_B_NOTICES, [])
     if shown:  # they repeat the link's values: shown as text, never as Markdown
         st.warning("Some of B's changes in the link could not be used:\n\n" + bullets(shown), icon="⚠️")
-    remedy_picker(view, spec)
-    header(a, b, view, spec)
+    remedy_picker(screen, spec)
+    header(a, b, screen, spec)
     editor(a, b, spec)
     st.divider()
-    training(view, a, b, spec)
+    training(screen, a, b, spec)
 
 
-def remedy_picker(view: View, spec: dict[str, Any]) -> None:
+def remedy_picker(screen: Screen, spec: dict[str, Any]) -> None:
     current = None
     for name, without, with_ in REMEDIES:
-        if view.preset == without and spec == remedy_changes(without, with_):
+        if screen.preset == without and spec == remedy_changes(without, with_):
             current = name
     st.session_state["cmp.remedy"] = current
     st.pills("Remedy pairs: A without the remedy, B with it (same seed)", [r[0] for r in REMEDIES],
@@ -217,12 +217,12 @@ def remedy_picker(view: View, spec: dict[str, Any]) -> None:
                   "keys the remedy changes.")
 
 
-def header(a: RunConfig, b: RunConfig, view: View, spec: dict[str, Any]) -> None:
+def header(a: RunConfig, b: RunConfig, screen: Screen, spec: dict[str, Any]) -> None:
     changes = describe_changes(a, b)
     c1, c2 = st.columns(2, gap="medium")
     with c1.container(border=True, height="stretch"):
         st.markdown(f"{badge('A')} &nbsp; **the sidebar's settings**"
-                    + (f" · preset `{view.preset}`" if view.preset else ""))
+                    + (f" · preset `{screen.preset}`" if screen.preset else ""))
         st.caption(describe(a))
     with c2.container(border=True, height="stretch"):
         if changes:
@@ -274,11 +274,11 @@ def editor(a: RunConfig, b: RunConfig, spec: dict[str, Any]) -> None:
                   width="stretch")
 
 
-def share(view: View, spec: dict[str, Any]) -> None:
+def share(screen: Screen, spec: dict[str, Any]) -> None:
     with st.expander("Share this comparison", icon=":material/link:"):
         st.caption("A's settings are the usual sidebar parameters; B's changes are one parameter, "
                    "`b=key:value,...`. The seed is part of the link, so it reproduces both runs.")
-        st.code(page_url(compare_params(view, spec)), language=None, wrap_lines=True)
+        st.code(page_url(compare_params(screen, spec)), language=None, wrap_lines=True)
 
 
 # ---- training -------------------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ def _stop() -> None:
             run.stop()
 
 
-def training(view: View, a: RunConfig, b: RunConfig, spec: dict[str, Any]) -> None:
+def training(screen: Screen, a: RunConfig, b: RunConfig, spec: dict[str, Any]) -> None:
     ra, rb = runner.get_run(SLOT_A), runner.get_run(SLOT_B)
     active = any(r is not None and r.active for r in (ra, rb))
     c1, c2, c3, c4 = st.columns([1.3, 1, 3.2, 2.2], vertical_alignment="center")
@@ -311,15 +311,15 @@ def training(view: View, a: RunConfig, b: RunConfig, spec: dict[str, Any]) -> No
                    f"sequences per batch. Same seed: same data, same initial weights (where the "
                    f"changes allow).".replace(",  sequences per batch", ""))
     with c4:
-        share(view, spec)
+        share(screen, spec)
     if ra is None and rb is None:
-        at_init(view, a, b)
+        at_init(screen, a, b)
         tables(Side("A", a, pd.DataFrame(), None), Side("B", b, pd.DataFrame(), None))
         return
-    live(view, a, b, active)
+    live(screen, a, b, active)
 
 
-def live(view: View, a: RunConfig, b: RunConfig, was_active: bool) -> None:
+def live(screen: Screen, a: RunConfig, b: RunConfig, was_active: bool) -> None:
     @st.fragment(run_every=0.5 if was_active else None)
     def panel() -> None:
         ra, rb = runner.get_run(SLOT_A), runner.get_run(SLOT_B)
@@ -341,9 +341,9 @@ def live(view: View, a: RunConfig, b: RunConfig, was_active: bool) -> None:
         sa, sb = Side.of_view("A", va), Side.of_view("B", vb)
         curves(sa, sb)
         if sa.result is not None and sb.result is not None:
-            snapshots(view, sa, sb, key="cmp.snap")
+            snapshots(screen, sa, sb, key="cmp.snap")
         else:
-            at_init(view, a, b)
+            at_init(screen, a, b)
         tables(sa, sb)
         if was_active and not active:
             st.rerun()
@@ -382,10 +382,10 @@ def curves(sa: Side, sb: Side) -> None:
               key="cmp.gradnorm")
 
 
-def heatmap_row(view: View, hm_a: np.ndarray, hm_b: np.ndarray, ca: RunConfig, cb: RunConfig,
+def heatmap_row(screen: Screen, hm_a: np.ndarray, hm_b: np.ndarray, ca: RunConfig, cb: RunConfig,
                 when: str, key: str) -> None:
     """A and B on one colour range, and B - A."""
-    lo, hi = cf.shared_range(hm_a, hm_b, view.ui.get("crange", "fixed"))
+    lo, hi = cf.shared_range(hm_a, hm_b, screen.ui.get("crange", "fixed"))
     cols = st.columns(3, gap="small")
     for col, name, hm, cfg in ((cols[0], "A", hm_a, ca), (cols[1], "B", hm_b, cb)):
         with col:
@@ -409,21 +409,21 @@ def heatmap_row(view: View, hm_a: np.ndarray, hm_b: np.ndarray, ca: RunConfig, c
     st.caption(" ".join(notes))
 
 
-def at_init(view: View, a: RunConfig, b: RunConfig) -> None:
+def at_init(screen: Screen, a: RunConfig, b: RunConfig) -> None:
     st.markdown("##### Jacobian heatmaps at initialisation")
     with st.spinner("Computing both networks at initialisation…"):
         ia = analysis.init_view(a, "cmp.a", "A's network")
         ib = analysis.init_view(b, "cmp.b", "B's network")
     if ia is None or ib is None:  # a large view waits for a click, computes, or is refused
         return
-    heatmap_row(view, ia.jacobian, ib.jacobian, a, b, "at init", key="cmp.init")
+    heatmap_row(screen, ia.jacobian, ib.jacobian, a, b, "at init", key="cmp.init")
     if math.isfinite(ia.slope) and math.isfinite(ib.slope):
         fa, fb = 10 ** ia.slope, 10 ** ib.slope
         st.caption(f"Per step back in time the norm changes by ×{fa:.3g} in A and ×{fb:.3g} in B "
                    "(slope of the lag profile at initialisation).")
 
 
-def snapshots(view: View, sa: Side, sb: Side, key: str) -> None:
+def snapshots(screen: Screen, sa: Side, sb: Side, key: str) -> None:
     ra, rb = sa.result, sb.result
     steps_a = [int(s) for s in ra.snapshot_steps]
     steps_b = [int(s) for s in rb.snapshot_steps]
@@ -442,7 +442,7 @@ def snapshots(view: View, sa: Side, sb: Side, key: str) -> None:
     ia, ib = index(steps_a), index(steps_b)
     when = f"at step {pick}" if steps_a[ia] == steps_b[ib] == pick else \
         f"(A step {steps_a[ia]}, B step {steps_b[ib]})"
-    heatmap_row(view, ra.heatmap(ia), rb.heatmap(ib), sa.cfg, sb.cfg, when, key=f"{key}.hm")
+    heatmap_row(screen, ra.heatmap(ia), rb.heatmap(ib), sa.cfg, sb.cfg, when, key=f"{key}.hm")
 
 
 def _fmt(v: Any) -> str:
@@ -518,7 +518,7 @@ def _as_link(ea: history.Entry, eb: history.Entry) -> None:
     st.session_state[_B_NOTICES] = []
 
 
-def from_history(view: View) -> None:
+def from_history(screen: Screen) -> None:
     st.caption("Pick any two finished runs of this browser session (from the Lab and from this page), "
                "or open runs exported from the Lab (the **all (zip)** download). "
                "The sidebar is not used here.")
@@ -563,10 +563,10 @@ def from_history(view: View) -> None:
     if broken:
         return
     with errors.guard("Comparison"):  # the selectors above keep working whatever happens below
-        compare_entries(view, ea, eb)
+        compare_entries(screen, ea, eb)
 
 
-def compare_entries(view: View, ea: history.Entry, eb: history.Entry) -> None:
+def compare_entries(screen: Screen, ea: history.Entry, eb: history.Entry) -> None:
     changes = describe_changes(ea.result.config, eb.result.config)
     st.markdown(f"**B = A with {changes}**" if changes else "**A and B have the same settings.**")
     st.button("Compare these two settings as a link", icon=":material/link:", on_click=_as_link,
@@ -574,5 +574,5 @@ def compare_entries(view: View, ea: history.Entry, eb: history.Entry) -> None:
               "into `b=`, so the comparison can be shared and re-trained.")
     sa, sb = Side.of_result("A", ea.result), Side.of_result("B", eb.result)
     curves(sa, sb)
-    snapshots(view, sa, sb, key="cmp.hist.snap")
+    snapshots(screen, sa, sb, key="cmp.hist.snap")
     tables(sa, sb)

@@ -12,7 +12,7 @@ from rnnlab.config import format_value
 from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
 from . import analysis, runner
-from .state import View
+from .state import Screen
 from .text import plain
 
 SLOT = "lab.run"  # st.session_state key of the Lab's training run
@@ -33,8 +33,8 @@ def describe(cfg: RunConfig) -> str:
 
 # ---- at initialisation ----------------------------------------------------------------------------
 
-def at_init(view: View) -> None:
-    cfg = view.cfg
+def at_init(screen: Screen) -> None:
+    cfg = screen.cfg
     st.subheader("At initialisation", anchor="init")
     st.caption("How much a change in the hidden state at step k still moves the state at a later step t, "
                "before any training. Every control redraws this view.")
@@ -45,7 +45,7 @@ def at_init(view: View) -> None:
     left, right = st.columns([1.08, 1], gap="medium")
     with left:
         fig = figures.jacobian_heatmap(a.jacobian, norm=cfg.norm, tbptt=cfg.tbptt,
-                                       color_range=view.ui.get("crange", "fixed"),
+                                       color_range=screen.ui.get("crange", "fixed"),
                                        title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
         chart(fig, "heatmap-init")
         st.caption(" ".join(x for x in (a.stride_note, a.how_note, "Hover a cell for its value.") if x))
@@ -106,8 +106,8 @@ def _stop() -> None:
         run.stop()
 
 
-def training(view: View) -> None:
-    cfg = view.cfg
+def training(screen: Screen) -> None:
+    cfg = screen.cfg
     st.subheader("Training", anchor="training")
     runner.warm_up()
     run = runner.get_run(SLOT)
@@ -126,10 +126,10 @@ def training(view: View) -> None:
                    + (f", TBPTT window {cfg.tbptt}" if cfg.tbptt else ", full BPTT") + ".")
     if run is None:
         return
-    live(view, active)
+    live(screen, active)
 
 
-def live(view: View, was_active: bool) -> None:
+def live(screen: Screen, was_active: bool) -> None:
     """The run's charts, redrawn twice a second while it trains (a fragment: the rest of the page
     does not rerun)."""
 
@@ -140,13 +140,13 @@ def live(view: View, was_active: bool) -> None:
             return
         v = run.view()
         status(v)
-        if v.cfg.as_dict() != view.cfg.as_dict() and not v.active:
-            diff = v.cfg.diff(view.cfg)
+        if v.cfg.as_dict() != screen.cfg.as_dict() and not v.active:
+            diff = v.cfg.diff(screen.cfg)
             st.info("These results are from a run with other settings ("
                     + ", ".join(f"{k} = {format_value(a)}" for k, (a, _) in diff.items())
                     + "). Press Train to run the current settings.", icon=":material/history:")
         if v.records or v.result is not None:
-            charts(v, view)
+            charts(v, screen)
         if was_active and not v.active:
             st.rerun()  # full rerun: re-enable Train, stop the timer
 
@@ -184,7 +184,7 @@ def verdict_box(vd: Verdict) -> None:
     box(f"**{vd.headline}**" + (f" {vd.advice}" if vd.advice else ""), icon=icon)
 
 
-def charts(v: runner.RunView, view: View) -> None:
+def charts(v: runner.RunView, screen: Screen) -> None:
     cfg = v.cfg
     m = v.metrics()
     res = v.result
@@ -199,7 +199,7 @@ def charts(v: runner.RunView, view: View) -> None:
         else:
             st.caption("The run ended before its first update: nothing to draw but the network it started "
                        "from.")
-        snapshots(res, view)
+        snapshots(res, screen)
         downloads(res)
         return
     # a stopped or diverged run ends where it ended, not at the planned last step
@@ -234,9 +234,9 @@ def charts(v: runner.RunView, view: View) -> None:
             st.markdown("##### Jacobian heatmap over training")
             st.caption(f"Latest snapshot, taken at step {step} of {cfg.steps}; the slider over every "
                        "snapshot appears when the run finishes.")
-            snapshot_charts(snap["jacobian"], snap["eigvals"], step, cfg, view)
+            snapshot_charts(snap["jacobian"], snap["eigvals"], step, cfg, screen)
         return
-    snapshots(res, view)
+    snapshots(res, screen)
     downloads(res)
 
 
@@ -246,7 +246,7 @@ def _any_finite(m, columns) -> bool:
     return any(c in m and np.isfinite(m[c].to_numpy(float)).any() for c in columns)
 
 
-def snapshots(res, view: View) -> None:
+def snapshots(res, screen: Screen) -> None:
     steps = [int(s) for s in res.snapshot_steps]
     if not steps:
         return
@@ -255,15 +255,15 @@ def snapshots(res, view: View) -> None:
     if len(steps) > 1:
         pick = st.select_slider("Snapshot at step", options=steps, value=steps[-1], key="lab.snapshot")
         i = steps.index(pick)
-    snapshot_charts(res.arrays["jacobian"][i], res.arrays["eigvals"][i], steps[i], res.config, view)
+    snapshot_charts(res.arrays["jacobian"][i], res.arrays["eigvals"][i], steps[i], res.config, screen)
 
 
-def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, view: View) -> None:
+def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, screen: Screen) -> None:
     """The heatmap and the eigenvalues of one snapshot, side by side."""
     c1, c2 = st.columns([1.08, 1], gap="medium")
     with c1:
         fig = figures.jacobian_heatmap(jac, norm=cfg.norm, tbptt=cfg.tbptt,
-                                       color_range=view.ui.get("crange", "fixed"),
+                                       color_range=screen.ui.get("crange", "fixed"),
                                        title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
         chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
         f = measure.factor(measure.decay_slope(jac)) if np.isfinite(jac).any() else math.nan

@@ -32,6 +32,8 @@ from rnnlab.presets import REMEDIES
 
 from . import analysis, errors, history, runner, state
 from .lab import chart, describe
+from .runs.states import RunState
+from .runs.training import RunView
 from .state import Screen
 from .text import bullets, plain
 
@@ -142,10 +144,10 @@ class Side:
     cfg: RunConfig
     metrics: pd.DataFrame
     result: RunResult | None
-    state: str = runner.DONE
+    state: RunState = RunState.DONE
 
     @classmethod
-    def of_view(cls, name: str, v: runner.RunView) -> Side:
+    def of_view(cls, name: str, v: RunView) -> Side:
         return cls(name, v.cfg, v.metrics(), v.result, v.state)
 
     @classmethod
@@ -351,22 +353,22 @@ def live(screen: Screen, a: RunConfig, b: RunConfig, was_active: bool) -> None:
     panel()
 
 
-def status(name: str, v: runner.RunView) -> None:
+def status(name: str, v: RunView) -> None:
     steps = v.cfg.steps
     done = v.records[-1]["step"] + 1 if v.records else 0
     tag = f"{name} · "
-    if v.state == runner.QUEUED:
+    if v.state == RunState.QUEUED:
         st.progress(0.0, text=f"{tag}waiting: {v.ahead} run{'s' if v.ahead != 1 else ''} ahead in the queue")
-    elif v.state == runner.RUNNING:
+    elif v.state == RunState.RUNNING:
         st.progress(v.fraction, text=f"{tag}training: step {done} of {steps} · {v.elapsed:.1f} s")
-    elif v.state == runner.FAILED:
+    elif v.state == RunState.FAILED:
         st.error(f"{name}: training failed — {plain(v.error)}", icon="🚫")
-    elif v.state == runner.REFUSED:
+    elif v.state == RunState.REFUSED:
         st.warning(f"{name}: not started — {plain(v.error)}", icon=":material/memory:")
     elif v.result is None:
         st.progress(0.0, text=f"{tag}stopped before training started")
     else:
-        frac = 1.0 if v.state == runner.DONE else v.fraction
+        frac = 1.0 if v.state == RunState.DONE else v.fraction
         st.progress(frac, text=f"{tag}{v.result.verdict.headline} ({v.elapsed:.1f} s)")
 
 

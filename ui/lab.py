@@ -12,6 +12,9 @@ from rnnlab.config import format_value
 from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
 from . import analysis, runner
+from .runs import backends
+from .runs.states import RunState
+from .runs.training import RunView
 from .state import Screen
 from .text import plain
 
@@ -109,7 +112,7 @@ def _stop() -> None:
 def training(screen: Screen) -> None:
     cfg = screen.cfg
     st.subheader("Training", anchor="training")
-    runner.warm_up()
+    backends.warm_up()
     run = runner.get_run(SLOT)
     active = run is not None and run.active
     b1, b2, b3 = st.columns([1, 1, 5], vertical_alignment="center")
@@ -153,24 +156,24 @@ def live(screen: Screen, was_active: bool) -> None:
     panel()
 
 
-def status(v: runner.RunView) -> None:
+def status(v: RunView) -> None:
     steps = v.cfg.steps
     done = v.records[-1]["step"] + 1 if v.records else 0
-    if v.state == runner.QUEUED:
+    if v.state == RunState.QUEUED:
         st.progress(0.0, text=f"Waiting: {v.ahead} run{'s' if v.ahead != 1 else ''} ahead of you "
                     "(the server trains a few runs at a time).")
-    elif v.state == runner.RUNNING:
+    elif v.state == RunState.RUNNING:
         st.progress(v.fraction, text=f"Training: step {done} of {steps} · {v.elapsed:.1f} s")
-    elif v.state == runner.STOPPED and v.result is None:
+    elif v.state == RunState.STOPPED and v.result is None:
         st.info("Stopped before training started.", icon=":material/stop:")
-    elif v.state == runner.FAILED:
+    elif v.state == RunState.FAILED:
         st.error(f"Training failed: {plain(v.error)}", icon="🚫")
-    elif v.state == runner.REFUSED:
+    elif v.state == RunState.REFUSED:
         st.warning(f"Not started: {plain(v.error)}", icon=":material/memory:")
     elif v.result is not None:
-        if v.state == runner.DONE:
+        if v.state == RunState.DONE:
             st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s")
-        elif v.state == runner.STOPPED:
+        elif v.state == RunState.STOPPED:
             st.progress(v.fraction, text=f"Stopped at step {done} of {steps}; what was trained is kept.")
         verdict_box(v.result.verdict)
 
@@ -184,7 +187,7 @@ def verdict_box(vd: Verdict) -> None:
     box(f"**{vd.headline}**" + (f" {vd.advice}" if vd.advice else ""), icon=icon)
 
 
-def charts(v: runner.RunView, screen: Screen) -> None:
+def charts(v: RunView, screen: Screen) -> None:
     cfg = v.cfg
     m = v.metrics()
     res = v.result

@@ -1,21 +1,17 @@
 """RNN Lab: entry point. Page config, the shared sidebar controls (bound to the URL), navigation.
 
-Adding a page is one line in PAGES; every page reads the same controls with `shell.screen()`.
+Adding a page is one line in ui.names.PAGES; every page reads the same controls with `shell.screen()`.
 """
 
 import streamlit as st
 
-from ui import errors, shell, state
+from ui import errors, names, shell, state
 
 st.set_page_config(page_title="RNN Lab", page_icon=":material/blur_on:", layout="wide",
                    initial_sidebar_state="expanded")
 
-PAGES = [
-    st.Page("pages/lab.py", title="Lab", icon=":material/science:", default=True),
-    st.Page("pages/presets.py", title="Presets", icon=":material/auto_awesome:", url_path="presets"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-    st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
-]
+PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p is names.LAB,
+                 **({} if p is names.LAB else {"url_path": p.url_path})) for p in names.PAGES]
 
 page = st.navigation(PAGES, position="top")
 shell.configure_torch()

@@ -2,11 +2,11 @@
 
 import streamlit as st
 
-from ui import errors, lab, shell
+from ui import errors, lab, shell, widgets
 
 screen = shell.screen()
 st.markdown("# Lab")
-st.caption(lab.describe(screen.cfg))
+st.caption(widgets.describe(screen.cfg))
 with errors.guard("At initialisation"):
     lab.at_init(screen)
 st.divider()

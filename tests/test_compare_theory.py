@@ -22,7 +22,8 @@ from rnnlab import compare_figures as cf
 from rnnlab import theory_figures as tf
 from rnnlab.figures import per_step
 from rnnlab.presets import REMEDIES
-from ui import compare
+from ui import names
+from ui.compare import link
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = dict(seq_len=12, hidden=6, steps=3, batch=4, snapshots=2)
@@ -66,7 +67,7 @@ def no_errors(at) -> None:
 
 @pytest.mark.parametrize("label,without,with_", REMEDIES)
 def test_remedy_link_makes_b_the_preset_with_the_remedy(label, without, with_):
-    params = compare.remedy_params(without, with_)
+    params = link.remedy_params(without, with_)
     a = preset_config(without)
     b, _, notices = a.with_changes(params["b"])
     assert notices == []
@@ -74,7 +75,7 @@ def test_remedy_link_makes_b_the_preset_with_the_remedy(label, without, with_):
 
 
 def test_page_url_points_at_the_compare_page():
-    url = compare.page_url({"act": "relu", "b": "clip:1,lr:0.1"})
+    url = link.page_url({"act": "relu", "b": "clip:1,lr:0.1"})
     assert url.endswith("/compare?act=relu&b=clip:1,lr:0.1")
 
 
@@ -245,7 +246,7 @@ def test_compare_page_malformed_b_gives_a_notice_not_an_exception():
 
 def test_compare_page_remedy_pair_link_and_picker():
     label, without, with_ = REMEDIES[0]
-    at = page_app("pages/compare.py", **compare.remedy_params(without, with_))
+    at = page_app("pages/compare.py", **link.remedy_params(without, with_))
     no_errors(at)
     assert at.session_state["cmp.remedy"] == label
     assert any("B = A with clip \\= 0.5" in m.value for m in at.markdown)
@@ -262,7 +263,7 @@ def test_compare_charts_carry_the_numbers_of_both_runs():
     at = page_app("pages/compare.py", **a.to_strings(), b="clip:0.05,lr:0.1")
     no_errors(at)
     at.button(key="cmp.train").click().run()
-    for slot in (compare.SLOT_A, compare.SLOT_B):
+    for slot in (names.SLOT_A, names.SLOT_B):
         assert at.session_state[slot].wait(120)
     at.run()
     no_errors(at)
@@ -340,7 +341,7 @@ def test_compare_curves_line_up_on_training_steps_and_ends():
 def test_empty_runs_dir_is_not_named_to_visitors(tmp_path, monkeypatch):
     monkeypatch.setenv("RNNLAB_RUNS_DIR", str(tmp_path))
     at = page_app("pages/compare.py", seq_len=12, hidden=6)
-    at.segmented_control(key=compare.MODE).set_value(compare.HISTORY).run()
+    at.segmented_control(key=names.CMP_MODE).set_value(names.CMP_HISTORY).run()
     no_errors(at)
     captions = " ".join(c.value for c in at.caption)
     assert "run folder" in captions and str(tmp_path) not in captions

@@ -17,7 +17,7 @@ from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on 
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import RunConfig, RunResult, run
-from ui import compare, history
+from ui import history, names
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = dict(seq_len=20, hidden=8, steps=4, batch=4, snapshots=3)
@@ -49,13 +49,13 @@ def history_page() -> AppTest:
     at.query_params["hidden"] = "6"
     at.run()
     at.switch_page("pages/compare.py").run()
-    at.button_group(key=compare.MODE).set_value(compare.HISTORY).run()
+    at.button_group(key=names.CMP_MODE).set_value(names.CMP_HISTORY).run()
     working(at)
     return at
 
 
 def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
-    at.file_uploader(key=compare.UPLOADER).set_value([(n, d, ZIP) for n, d in files]).run()
+    at.file_uploader(key=names.CMP_UPLOADER).set_value([(n, d, ZIP) for n, d in files]).run()
     return at
 
 

@@ -11,27 +11,14 @@ from rnnlab import RunConfig, figures, measure, theory
 from rnnlab.config import format_value
 from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
-from . import analysis, runner
+from . import analysis, runner, widgets
+from .names import SLOT_LAB
 from .runs import backends
 from .runs.states import RunState
 from .runs.training import RunView
 from .state import Screen
-from .text import plain
 
-SLOT = "lab.run"  # st.session_state key of the Lab's training run
-PNG = figures.plotly_config
-
-
-def chart(fig, name: str, key: str | None = None) -> None:
-    """A Plotly chart whose toolbar saves a PNG named after it."""
-    st.plotly_chart(fig, config=PNG(f"rnnlab-{name}"), key=key, width="stretch")
-
-
-def describe(cfg: RunConfig) -> str:
-    cell = f"{cfg.cell} ({cfg.act})" if cfg.cell == "rnn" else cfg.cell
-    extra = f", leak {cfg.leak:g}" if cfg.cell == "rnn" and cfg.leak else ""
-    return (f"{cell} · H = {cfg.hidden} · ρ = {cfg.rho:g} ({cfg.init}){extra} · task {cfg.task} · "
-            f"T = {cfg.seq_len} · seed {cfg.seed}")
+SLOT = SLOT_LAB
 
 
 # ---- at initialisation ----------------------------------------------------------------------------
@@ -50,12 +37,12 @@ def at_init(screen: Screen) -> None:
         fig = figures.jacobian_heatmap(a.jacobian, norm=cfg.norm, tbptt=cfg.tbptt,
                                        color_range=screen.ui.get("crange", "fixed"),
                                        title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
-        chart(fig, "heatmap-init")
+        widgets.chart(fig, "heatmap-init")
         st.caption(" ".join(x for x in (a.stride_note, a.how_note, "Hover a cell for its value.") if x))
     with right:
         fig = figures.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, a.lines,
                                          title="Norm against the lag t − k")
-        chart(fig, "lag-profile-init")
+        widgets.chart(fig, "lag-profile-init")
         if cfg.cell != "rnn":
             st.caption("The norm bound and the mean-field line are stated for the vanilla cell; for "
                        f"{cfg.cell} only the measurement is shown.")
@@ -67,7 +54,7 @@ def at_init(screen: Screen) -> None:
         reading(cfg, a)
     with right:
         fig = figures.eigen_figure(a.eigvals, title="Eigenvalues of W<sub>hh</sub>")
-        chart(fig, "eigenvalues-init")
+        widgets.chart(fig, "eigenvalues-init")
 
 
 def reading(cfg: RunConfig, a: analysis.InitView) -> None:
@@ -104,9 +91,7 @@ def _start(cfg: RunConfig) -> None:
 
 
 def _stop() -> None:
-    run = runner.get_run(SLOT)
-    if run is not None:
-        run.stop()
+    runner.stop_runs(SLOT)
 
 
 def training(screen: Screen) -> None:
@@ -133,14 +118,12 @@ def training(screen: Screen) -> None:
 
 
 def live(screen: Screen, was_active: bool) -> None:
-    """The run's charts, redrawn twice a second while it trains (a fragment: the rest of the page
-    does not rerun)."""
+    """The run's charts, redrawn twice a second while it trains."""
 
-    @st.fragment(run_every=0.5 if was_active else None)
-    def panel() -> None:
+    def panel() -> bool | None:
         run = runner.get_run(SLOT)
         if run is None:
-            return
+            return None
         v = run.view()
         status(v)
         if v.cfg.as_dict() != screen.cfg.as_dict() and not v.active:
@@ -150,31 +133,23 @@ def live(screen: Screen, was_active: bool) -> None:
                     + "). Press Train to run the current settings.", icon=":material/history:")
         if v.records or v.result is not None:
             charts(v, screen)
-        if was_active and not v.active:
-            st.rerun()  # full rerun: re-enable Train, stop the timer
+        return v.active
 
-    panel()
+    widgets.live(was_active, panel)
 
 
 def status(v: RunView) -> None:
+    if widgets.run_progress(v, widgets.LAB_WORDS):
+        return
     steps = v.cfg.steps
-    done = v.records[-1]["step"] + 1 if v.records else 0
-    if v.state == RunState.QUEUED:
-        st.progress(0.0, text=f"Waiting: {v.ahead} run{'s' if v.ahead != 1 else ''} ahead of you "
-                    "(the server trains a few runs at a time).")
-    elif v.state == RunState.RUNNING:
-        st.progress(v.fraction, text=f"Training: step {done} of {steps} · {v.elapsed:.1f} s")
-    elif v.state == RunState.STOPPED and v.result is None:
+    if v.state == RunState.STOPPED and v.result is None:
         st.info("Stopped before training started.", icon=":material/stop:")
-    elif v.state == RunState.FAILED:
-        st.error(f"Training failed: {plain(v.error)}", icon="🚫")
-    elif v.state == RunState.REFUSED:
-        st.warning(f"Not started: {plain(v.error)}", icon=":material/memory:")
     elif v.result is not None:
         if v.state == RunState.DONE:
             st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s")
         elif v.state == RunState.STOPPED:
-            st.progress(v.fraction, text=f"Stopped at step {done} of {steps}; what was trained is kept.")
+            st.progress(v.fraction, text=f"Stopped at step {v.steps_done} of {steps}; what was trained "
+                        "is kept.")
         verdict_box(v.result.verdict)
 
 
@@ -213,24 +188,24 @@ def charts(v: RunView, screen: Screen) -> None:
         fig = figures.loss_figure(figures.per_step(m), baseline=res.summary["baseline_loss"] if res else None,
                                   final_loss=res.summary["final_loss"] if res else None, steps=end,
                                   diverged_at=diverged_at, title="Loss")
-        chart(fig, "loss", key="lab.loss")
+        widgets.chart(fig, "loss", key="lab.loss")
     with c2:
         fig = figures.grad_norm_figure(m, clip=cfg.clip, clip_mode=cfg.clip_mode,
                                        diverged_at_update=div_update, title="Gradient norm per update")
-        chart(fig, "grad-norm", key="lab.gradnorm")
+        widgets.chart(fig, "grad-norm", key="lab.gradnorm")
     c1, c2 = st.columns(2, gap="medium")
     with c1:
         if res is not None and res.arrays["grad_time"].size:
             fig = figures.grad_time_figure(res.arrays["grad_time"], tbptt=cfg.tbptt,
                                            steps=res.metrics["step"].to_numpy(),
                                            title="Temporal gradient profile ‖∂L/∂h<sub>k</sub>‖")
-            chart(fig, "grad-time", key="lab.gradtime")
+            widgets.chart(fig, "grad-time", key="lab.gradtime")
         else:
             st.markdown("**Temporal gradient profile**")
             st.caption("‖∂L/∂h_k‖ for every update and position appears here when the run finishes.")
     with c2:
         fig = figures.radius_figure(m, title="Spectral radius of W<sub>hh</sub>")
-        chart(fig, "spectral-radius", key="lab.radius")
+        widgets.chart(fig, "spectral-radius", key="lab.radius")
     if res is None:
         if v.snapshot is not None:  # the latest snapshot while the run trains
             step, snap = v.snapshot
@@ -254,10 +229,7 @@ def snapshots(res, screen: Screen) -> None:
     if not steps:
         return
     st.markdown("##### Jacobian heatmap over training")
-    i = len(steps) - 1
-    if len(steps) > 1:
-        pick = st.select_slider("Snapshot at step", options=steps, value=steps[-1], key="lab.snapshot")
-        i = steps.index(pick)
+    i = steps.index(widgets.snapshot_step(steps, key="lab.snapshot"))
     snapshot_charts(res.arrays["jacobian"][i], res.arrays["eigvals"][i], steps[i], res.config, screen)
 
 
@@ -268,14 +240,14 @@ def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, screen: Screen) -> 
         fig = figures.jacobian_heatmap(jac, norm=cfg.norm, tbptt=cfg.tbptt,
                                        color_range=screen.ui.get("crange", "fixed"),
                                        title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
-        chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
+        widgets.chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
         f = measure.factor(measure.decay_slope(jac)) if np.isfinite(jac).any() else math.nan
         if math.isfinite(f):
             st.caption(f"Per step back at step {step}: ×{f:.3g} (the slope of this map's lag profile, "
                        "read as at initialisation above).")
     with c2:
         fig = figures.eigen_figure(eigvals, title=f"Eigenvalues of W<sub>hh</sub> at step {step}")
-        chart(fig, f"eigenvalues-step-{step}", key="lab.snapeig")
+        widgets.chart(fig, f"eigenvalues-step-{step}", key="lab.snapeig")
 
 
 def _files(res) -> dict[str, bytes]:

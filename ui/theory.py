@@ -17,8 +17,8 @@ from rnnlab import RunConfig, analyse, figures, theory
 from rnnlab import theory_figures as tf
 
 from . import analysis
-from .lab import chart
 from .state import Screen
+from .widgets import chart
 
 MF_RHOS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # where the mean-field chart measures (6 small analyses each)
 MF_HIDDEN, MF_SEQ = 64, 60

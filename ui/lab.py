@@ -18,9 +18,6 @@ from .runs.states import RunState
 from .runs.training import RunView
 from .state import Screen
 
-SLOT = SLOT_LAB
-
-
 # ---- at initialisation ----------------------------------------------------------------------------
 
 def at_init(screen: Screen) -> None:
@@ -87,18 +84,18 @@ def reading(cfg: RunConfig, a: analysis.InitView) -> None:
 # ---- training ------------------------------------------------------------------------------------------
 
 def _start(cfg: RunConfig) -> None:
-    runner.start_run(SLOT, cfg)
+    runner.start_run(SLOT_LAB, cfg)
 
 
 def _stop() -> None:
-    runner.stop_runs(SLOT)
+    runner.stop_runs(SLOT_LAB)
 
 
 def training(screen: Screen) -> None:
     cfg = screen.cfg
     st.subheader("Training", anchor="training")
     backends.warm_up()
-    run = runner.get_run(SLOT)
+    run = runner.get_run(SLOT_LAB)
     active = run is not None and run.active
     b1, b2, b3 = st.columns([1, 1, 5], vertical_alignment="center")
     b1.button("Train", type="primary", icon=":material/play_arrow:", on_click=_start, args=(cfg,),
@@ -121,7 +118,7 @@ def live(screen: Screen, was_active: bool) -> None:
     """The run's charts, redrawn twice a second while it trains."""
 
     def panel() -> bool | None:
-        run = runner.get_run(SLOT)
+        run = runner.get_run(SLOT_LAB)
         if run is None:
             return None
         v = run.view()

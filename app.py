@@ -1,36 +1,31 @@
 """RNN Lab: entry point. Page config, the shared sidebar controls (bound to the URL), navigation.
 
-Adding a page is one line in PAGES; every page reads the same controls with `ui.view()`.
+Adding a page is one line in ui.names.PAGES; every page reads the same controls with `shell.screen()`.
 """
 
 import streamlit as st
 
-import ui
-from ui import errors, state
+from ui import errors, names, shell, state
 
 st.set_page_config(page_title="RNN Lab", page_icon=":material/blur_on:", layout="wide",
                    initial_sidebar_state="expanded")
 
-PAGES = [
-    st.Page("pages/lab.py", title="Lab", icon=":material/science:", default=True),
-    st.Page("pages/presets.py", title="Presets", icon=":material/auto_awesome:", url_path="presets"),
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:", url_path="compare"),
-    st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
-]
+PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p is names.LAB,
+                 **({} if p is names.LAB else {"url_path": p.url_path})) for p in names.PAGES]
 
 page = st.navigation(PAGES, position="top")
-ui.configure_torch()
-ui.styles()
+shell.configure_torch()
+shell.styles()
 with st.sidebar:
     st.markdown("## RNN Lab")
     st.caption("How gradients flow back through time in a recurrent network.")
     with errors.guard("Controls"):
         state.sync_from_url()
-        view = state.controls()
-        ui.set_view(view)
-        state.write_url(view)
-        state.share_box(view)
-if ui.has_view():
-    state.show_notices(ui.view())
+        screen = state.controls()
+        shell.set_screen(screen)
+        state.write_url(screen)
+        state.share_box(screen)
+if shell.has_screen():
+    state.show_notices(shell.screen())
     with errors.guard(page.title):
         page.run()

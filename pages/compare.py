@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-import ui
-from ui import compare, errors
+from ui import compare, errors, shell
 
-view = ui.view()
+screen = shell.screen()
 st.markdown("# Compare")
 st.caption("Two runs side by side: the same network and seed with one idea changed. The difference is "
            "part of the link, so a comparison can be shared like any other view.")
 with errors.guard("Compare"):
-    compare.page(view)
+    compare.page(screen)

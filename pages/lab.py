@@ -2,14 +2,13 @@
 
 import streamlit as st
 
-import ui
-from ui import errors, lab
+from ui import errors, lab, shell, widgets
 
-view = ui.view()
+screen = shell.screen()
 st.markdown("# Lab")
-st.caption(lab.describe(view.cfg))
+st.caption(widgets.describe(screen.cfg))
 with errors.guard("At initialisation"):
-    lab.at_init(view)
+    lab.at_init(screen)
 st.divider()
 with errors.guard("Training"):
-    lab.training(view)
+    lab.training(screen)

@@ -2,10 +2,9 @@
 
 import streamlit as st
 
-import ui
-from ui import errors, gallery
+from ui import errors, gallery, shell
 
-ui.view()  # every page starts here (it also routes a first request through app.py)
+shell.screen()  # every page starts here (it also routes a first request through app.py)
 st.markdown("# Presets")
 st.caption("Each preset sets up one phenomenon. The number is measured at initialisation: how the norm "
            "‖∂h_t/∂h_k‖ changes per step back in time. Open one in the Lab to see it and train it.")

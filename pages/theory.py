@@ -2,12 +2,11 @@
 
 import streamlit as st
 
-import ui
-from ui import errors, theory
+from ui import errors, shell, theory
 
-view = ui.view()
+screen = shell.screen()
 st.markdown("# Theory")
 st.caption("Why gradients vanish or explode, in equations, each next to a chart computed for the "
            "sidebar's settings. Change a control and every chart follows.")
 with errors.guard("Theory"):
-    theory.page(view)
+    theory.page(screen)

@@ -383,6 +383,13 @@ class RunConfig:
     def replace(self, **changes: Any) -> RunConfig:
         return RunConfig.from_dict({**self.as_dict(), **changes})
 
+    def with_changes(self, text: str | None):
+        """This config with the changes written in `text` ("clip:1,lr:0.1"), leniently: a
+        `rnnlab.changes.Changes` (config, changes kept, notices). Never raises; see rnnlab.changes."""
+        from .changes import apply_changes  # the grammar's module imports this one
+
+        return apply_changes(self, text)
+
     def diff(self, other: RunConfig) -> dict[str, tuple[Any, Any]]:
         """Keys whose values differ: key -> (self's, other's)."""
         a, b = self.as_dict(), other.as_dict()

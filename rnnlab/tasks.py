@@ -206,6 +206,7 @@ class Sine(Task):
 
 
 TASKS = {c.name: c for c in (Adding, Copy, Order, Sine)}
+FEEDS_BACK = tuple(name for name, c in TASKS.items() if c.feeds_back)  # where teacher forcing means something
 
 
 def describe(name: str, seq_len: int) -> str:

@@ -15,7 +15,7 @@ def navigation_mode(monkeypatch):
     With a folder named pages/ beside app.py, Streamlit starts in its old multipage mode and runs a
     page script directly (without app.py, so without the sidebar) until st.navigation has been
     called once in the process. AppTest resets that flag before every run; this puts it back to the
-    server's steady state (a real first request that skips app.py is handled by ui.view()).
+    server's steady state (a real first request that skips app.py is handled by ui.shell.screen()).
     Import it into a test module to switch it on there.
     """
     from streamlit.runtime.pages_manager import PagesManager

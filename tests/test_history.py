@@ -17,7 +17,7 @@ from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on 
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import RunConfig, RunResult, run
-from ui import compare, history
+from ui import history, names
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 TINY = dict(seq_len=20, hidden=8, steps=4, batch=4, snapshots=3)
@@ -49,13 +49,13 @@ def history_page() -> AppTest:
     at.query_params["hidden"] = "6"
     at.run()
     at.switch_page("pages/compare.py").run()
-    at.button_group(key=compare.MODE).set_value(compare.HISTORY).run()
+    at.button_group(key=names.CMP_MODE).set_value(names.CMP_HISTORY).run()
     working(at)
     return at
 
 
 def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
-    at.file_uploader(key=compare.UPLOADER).set_value([(n, d, ZIP) for n, d in files]).run()
+    at.file_uploader(key=names.CMP_UPLOADER).set_value([(n, d, ZIP) for n, d in files]).run()
     return at
 
 
@@ -227,3 +227,43 @@ def test_run_directories_are_listed_and_opened_by_name_only(runs, tmp_path, monk
         assert f"{name}: no such run directory on this server (pick one from the list)" in messages
     assert 'bad was not opened: summary.json: final_loss is "zero"; expected a number or null' in messages
     assert len(messages) == 7  # every refusal, and nothing else
+
+
+# ---- nothing from the URL reaches the file system; a refusal loses nothing -------------------------
+
+
+def test_a_url_parameter_never_becomes_a_path(runs, tmp_path, monkeypatch):
+    """Parameters naming paths (or the server's folder) open nothing: only the runs listed under
+    RNNLAB_RUNS_DIR can be picked, by name, and nothing is opened until one is picked."""
+    root = tmp_path / "runs"
+    runs[0].save(root / "good")
+    runs[1].save(tmp_path / "outside")
+    monkeypatch.setenv(history.RUNS_DIR_ENV, str(root))
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.run()
+    at.switch_page("pages/compare.py")
+    for k, v in {"seq_len": "12", "hidden": "6", "dir": "../outside", "cmp.dir": str(tmp_path / "outside"),
+                 "run": "/etc/passwd", "RNNLAB_RUNS_DIR": str(tmp_path)}.items():
+        at.query_params[k] = v
+    at.run()
+    at.button_group(key=names.CMP_MODE).set_value(names.CMP_HISTORY).run()
+    working(at)
+    assert at.selectbox(key="cmp.dir").options == ["— choose —", "good"]
+    assert listed(at) == []  # nothing opened from the parameters
+    at.selectbox(key="cmp.dir").set_value("good").run()
+    working(at)
+    assert listed(at) == ["good"]
+    assert str(tmp_path) not in " ".join(c.value for c in [*at.caption, *at.markdown])
+
+
+def test_a_refused_upload_loses_nothing_already_open(runs):
+    at = history_page()
+    upload(at, ("a.zip", runs[0].to_zip()), ("b.zip", runs[1].to_zip()))
+    working(at)
+    picked = (at.selectbox(key=names.CMP_HIST_A).value, at.selectbox(key=names.CMP_HIST_B).value)
+    upload(at, ("a.zip", runs[0].to_zip()), ("b.zip", runs[1].to_zip()), ("bad.zip", bad_zip(runs[2])))
+    working(at)
+    assert sorted(listed(at)) == ["a.zip", "b.zip"]
+    assert len(errors(at)) == 1 and errors(at)[0].startswith("bad.zip was not opened")
+    assert (at.selectbox(key=names.CMP_HIST_A).value, at.selectbox(key=names.CMP_HIST_B).value) == picked
+    assert "Loss" in chart_titles(at)

@@ -17,7 +17,9 @@ from streamlit.testing.v1 import AppTest
 
 from rnnlab import RunConfig, run
 from rnnlab.presets import PRESETS
-from ui import runner
+from ui.runs import gate
+from ui.runs.states import RunState
+from ui.runs.training import TrainingRun
 
 ROOT = Path(__file__).resolve().parents[1]
 APP = str(ROOT / "app.py")
@@ -95,7 +97,7 @@ def test_lab_at_defaults_shows_the_init_view():
 
 
 def test_png_export_is_named():
-    from ui.lab import plotly_config
+    from ui.widgets import plotly_config
 
     cfg = plotly_config("rnnlab-heatmap")
     assert cfg["toImageButtonOptions"] == {"format": "png", "filename": "rnnlab-heatmap", "scale": 2}
@@ -236,7 +238,7 @@ def test_changing_a_control_updates_the_url_and_redraws():
 
 # ---- training --------------------------------------------------------------------------------------
 
-def train(at: AppTest, timeout: float = 120) -> runner.TrainingRun:
+def train(at: AppTest, timeout: float = 120) -> TrainingRun:
     at.button(key="lab.train").click().run()
     run_obj = at.session_state["lab.run"]
     assert run_obj.wait(timeout), "training did not finish"
@@ -249,7 +251,7 @@ def test_training_charts_carry_the_recorded_numbers():
     at = app(**TINY)
     at.run()
     r = train(at)
-    assert r.state == runner.DONE
+    assert r.state == RunState.DONE
     torch.set_num_threads(1)
     cfg = RunConfig(seq_len=20, hidden=8, steps=5)
     assert r.cfg == cfg
@@ -307,7 +309,7 @@ def test_stop_keeps_what_was_trained():
     assert r.wait(60)
     at.run()
     no_exception(at)
-    assert r.state == runner.STOPPED
+    assert r.state == RunState.STOPPED
     assert r.result.summary["stopped_early"] and 0 < r.result.summary["steps_done"] < 5000
     assert "Stopped at step" in at.get("progress")[0].proto.text
     assert "Loss" in charts_by_title(at)
@@ -339,7 +341,7 @@ def test_diverged_run_says_where_and_what():
     at = app(seq_len="20", hidden="8", steps="10", act="relu", rho="3", lr="1")
     at.run()
     r = train(at)
-    assert r.state == runner.DIVERGED
+    assert r.state == RunState.DIVERGED
     s = r.result.summary
     msg = " ".join(e.value for e in at.error)
     assert f"Diverged at step {s['diverged_at']}" in msg and "loss" in msg
@@ -351,7 +353,7 @@ def test_run_that_overflows_in_its_first_forward_pass_says_so_and_draws_no_empty
     at = app(seq_len="100", hidden="16", steps="10", act="relu", rho="3")
     at.run()
     r = train(at)
-    assert r.state == runner.DIVERGED and r.result.summary["diverged_at"] == 0
+    assert r.state == RunState.DIVERGED and r.result.summary["diverged_at"] == 0
     msg = " ".join(e.value for e in at.error)
     assert "Diverged at step 0 in the forward pass" in msg
     assert "cannot help" in msg and "Try gradient clipping" not in msg  # no gradient was ever taken
@@ -383,38 +385,38 @@ def test_stopped_run_marks_its_final_loss_where_it_stopped():
 # ---- run machinery --------------------------------------------------------------------------------
 
 def test_gate_admits_in_order_and_counts_who_is_ahead():
-    gate = runner.FifoGate(1)
-    assert gate.acquire(1)
+    fifo = gate.FifoGate(1)
+    assert fifo.acquire(1)
     started = []
-    threads = [threading.Thread(target=lambda t=t: (gate.acquire(t), started.append(t))) for t in (2, 3)]
+    threads = [threading.Thread(target=lambda t=t: (fifo.acquire(t), started.append(t))) for t in (2, 3)]
     threads[0].start()
     time.sleep(0.3)
     threads[1].start()
     time.sleep(0.3)
-    assert gate.ahead(2) == 1 and gate.ahead(3) == 2 and started == []
-    gate.release(1)
+    assert fifo.ahead(2) == 1 and fifo.ahead(3) == 2 and started == []
+    fifo.release(1)
     time.sleep(0.5)
-    assert started == [2] and gate.ahead(3) == 1
-    gate.release(2)
+    assert started == [2] and fifo.ahead(3) == 1
+    fifo.release(2)
     for th in threads:
         th.join(5)
     assert started == [2, 3]
 
 
 def test_queued_run_waits_and_shows_its_place(monkeypatch):
-    gate = runner.FifoGate(1)
-    monkeypatch.setattr(runner, "GATE", gate)
-    gate.acquire(-1)  # the server is busy
+    fifo = gate.FifoGate(1)
+    monkeypatch.setattr(gate, "GATE", fifo)
+    fifo.acquire(-1)  # the server is busy
     try:
         at = app(**TINY)
         at.run()
         at.button(key="lab.train").click().run()
         r = at.session_state["lab.run"]
-        assert r.state == runner.QUEUED
+        assert r.state == RunState.QUEUED
         assert "Waiting: 1 run ahead of you" in at.get("progress")[0].proto.text
     finally:
-        gate.release(-1)
-    assert r.wait(120) and r.state == runner.DONE
+        fifo.release(-1)
+    assert r.wait(120) and r.state == RunState.DONE
 
 
 def test_page_errors_are_messages_not_tracebacks():

@@ -13,7 +13,10 @@ from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on 
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import RunConfig, run
-from ui import analysis, runner
+from ui import analysis
+from ui.runs import gate, sessions
+from ui.runs.states import RunState
+from ui.runs.training import TrainingRun
 
 APP = str(Path(__file__).resolve().parents[1] / "app.py")
 
@@ -39,10 +42,10 @@ def test_partial_result_is_what_the_process_sent(monkeypatch):
     """When a run's process is ended (Stop not honoured in time, or its session ended), the result is
     rebuilt from the rows and snapshots it had sent: equal to the run's own records."""
     cfg = RunConfig(hidden=8, seq_len=15, steps=6, snapshots=3, tbptt=5)
-    r = runner.TrainingRun(cfg)
-    ref = run(cfg, on_row=lambda row, prof: r._on_rows([(dict(row), prof)]),
-              on_snapshot=lambda step, snap: r._on_snapshot(step, snap))
-    part = r._partial_result()
+    r = TrainingRun(cfg)
+    ref = run(cfg, on_row=lambda row, prof: r.on_rows([(dict(row), prof)]),
+              on_snapshot=lambda step, snap: r.on_snapshot(step, snap))
+    part = r.partial_result()
     assert part.config == cfg
     np.testing.assert_array_equal(part.metrics.to_numpy(float), ref.metrics.to_numpy(float))
     for k, a in ref.arrays.items():
@@ -54,7 +57,7 @@ def test_partial_result_is_what_the_process_sent(monkeypatch):
 
 def test_a_stopped_heavy_run_ends_promptly_and_keeps_its_records():
     # one update of this size takes seconds; the stop lands inside one, or inside a snapshot
-    r = runner.TrainingRun(RunConfig(hidden=192, seq_len=400, batch=128, steps=500, snapshots=3)).start()
+    r = TrainingRun(RunConfig(hidden=192, seq_len=400, batch=128, steps=500, snapshots=3)).start()
     deadline = time.time() + 120
     while not r.view().records and time.time() < deadline:
         time.sleep(0.05)
@@ -63,33 +66,33 @@ def test_a_stopped_heavy_run_ends_promptly_and_keeps_its_records():
     r.stop()
     assert r.wait(60)
     took = time.perf_counter() - t
-    assert r.state == runner.STOPPED and r.result is not None
+    assert r.state == RunState.STOPPED and r.result is not None
     assert len(r.result.metrics) >= 1 and r.result.summary["stopped_early"]
     assert took < 20, took  # not the minutes a heavy snapshot or the rest of the run would take
 
 
 def test_runs_and_queued_runs_end_with_their_session(monkeypatch):
-    monkeypatch.setattr(runner, "WATCH_S", 0.1)
+    monkeypatch.setattr(sessions, "WATCH_S", 0.1)
     gone = {"s-gone"}
-    monkeypatch.setattr(runner, "session_alive", lambda s: s not in gone)
-    gate = runner.FifoGate(1)
-    monkeypatch.setattr(runner, "GATE", gate)
-    assert gate.acquire(10**9)  # somebody else trains: the next run queues
+    monkeypatch.setattr(sessions, "session_alive", lambda s: s not in gone)
+    fifo = gate.FifoGate(1)
+    monkeypatch.setattr(gate, "GATE", fifo)
+    assert fifo.acquire(10**9)  # somebody else trains: the next run queues
     try:
-        queued = runner.TrainingRun(RunConfig(hidden=8, seq_len=10, steps=5), session="s-gone").start()
-        kept = runner.TrainingRun(RunConfig(hidden=8, seq_len=10, steps=5), session="s-here").start()
-        assert queued.wait(10) and queued.state == runner.STOPPED and queued.result is None
+        queued = TrainingRun(RunConfig(hidden=8, seq_len=10, steps=5), session="s-gone").start()
+        kept = TrainingRun(RunConfig(hidden=8, seq_len=10, steps=5), session="s-here").start()
+        assert queued.wait(10) and queued.state == RunState.STOPPED and queued.result is None
         assert kept.active  # its session is alive: it keeps its place
         kept.stop()
         assert kept.wait(30)
     finally:
-        gate.release(10**9)
+        fifo.release(10**9)
 
 
 def test_a_run_over_the_memory_budget_is_refused_with_a_message(monkeypatch):
     monkeypatch.setenv("RNNLAB_RUN_MB", "50")
-    r = runner.TrainingRun(RunConfig(hidden=64, seq_len=200, batch=64)).start()
-    assert r.state == runner.REFUSED and not r.active
+    r = TrainingRun(RunConfig(hidden=64, seq_len=200, batch=64)).start()
+    assert r.state == RunState.REFUSED and not r.active
     assert "more than this server allows for one run" in r.error and "RNNLAB_RUN_MB" in r.error
 
 

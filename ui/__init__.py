@@ -1,65 +1,15 @@
-"""Streamlit glue shared by the pages: URL-bound controls (state), the at-init analysis (analysis),
-background training (runner), the Lab's sections (lab), the preset gallery (gallery), errors.
+"""Streamlit glue shared by the pages. Importing `ui` imports nothing, so the Streamlit-free modules
+(ui.runs, ui.names, ui.text, ui.errors.message, ui.worker) serve scripts, tests and the training
+processes without Streamlit.
 
-Pages get the view resolved by app.py with `ui.view()`.
+- shell:     the Screen the sidebar resolved this run (app.py sets it, pages read it), CSS, threads
+- state:     the sidebar's controls, generated from rnnlab.config.FIELDS and kept in sync with the URL
+- names:     the pages and the session keys more than one module uses
+- widgets:   what the Lab and Compare both draw (charts, a run's progress, the live panel, ...)
+- lab, theory, gallery, compare/: the pages' sections (compare: link, setup, history_mode, sides)
+- analysis:  the network at initialisation (InitView), cached, or computed in a child process
+- runner:    a page's training runs in its session slots; the runs themselves: ui.runs
+- history:   this session's finished runs, plus exported runs opened from files
+- errors, text: one line for a person instead of a traceback; a person's text shown as text
+- worker:    the child processes' entry points
 """
-
-from __future__ import annotations
-
-import streamlit as st
-
-from .state import View
-
-_VIEW = "_view"
-
-
-def set_view(view: View) -> None:
-    st.session_state[_VIEW] = view
-
-
-def view() -> View:
-    """The sidebar's resolved view for this run (set by app.py before the page runs)."""
-    if _VIEW not in st.session_state:
-        _legacy_pages_mode()
-    return st.session_state[_VIEW]
-
-
-def _legacy_pages_mode() -> None:
-    """A fresh server whose first request names a page (/presets, a shared link) runs that page
-    without app.py: Streamlit treats a `pages/` folder as its legacy multipage mode until the first
-    st.navigation call switches it off, process-wide. Switch it off and rerun through app.py."""
-    from streamlit.runtime.pages_manager import PagesManager
-
-    if PagesManager.uses_pages_directory:
-        PagesManager.uses_pages_directory = False
-        st.rerun()
-    raise RuntimeError("the sidebar controls did not load; reload the page")
-
-
-_CSS = """
-<style>
-  .block-container {padding-top: 3.2rem; padding-bottom: 3rem; max-width: 1500px;}
-  h1, h2, h3, h4, h5 {letter-spacing: -0.01em;}
-  [data-testid="stSidebar"] [data-testid="stExpander"] details summary p {font-weight: 600;}
-  [data-testid="stMetricValue"] {font-size: 1.55rem;}
-  .rnnlab-card-title {font-weight: 650; font-size: 1.02rem; margin-bottom: .2rem;}
-  .rnnlab-tag {display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .78rem;
-               margin-right: 4px; background: #eef2ff; color: #3730a3;}
-</style>
-"""
-
-
-def styles() -> None:
-    """A little CSS for spacing and type (no layout depends on it)."""
-    st.html(_CSS)
-
-
-def has_view() -> bool:
-    return _VIEW in st.session_state
-
-
-def configure_torch() -> None:
-    """One torch thread per computation (RNNLAB_TORCH_THREADS, default 1; see rnnlab.runtime)."""
-    from rnnlab.runtime import use_torch_threads
-
-    use_torch_threads()

@@ -18,7 +18,9 @@ import streamlit as st
 from rnnlab import RunConfig, analyse, budget, jacobian, measure, theory
 from rnnlab.snapshots import Analysis, Provenance
 
-from . import runner
+from .runs import gate, processes, sessions
+from .runs.backends import TrainingError
+from .runs.states import RunState
 
 log = logging.getLogger("rnnlab.ui")
 
@@ -180,17 +182,17 @@ def decay_cached(cfg: RunConfig) -> bool:
 # ---- views too large to redraw on every change: a click, the server's budget, a child process ----------
 
 MAX_VIEWS_ENV = "RNNLAB_MAX_VIEWS"
-VIEW_GATE = runner.FifoGate(max(1, int(runner.env_int(MAX_VIEWS_ENV, 1))))
+INIT_VIEW_GATE = gate.FifoGate(max(1, int(gate.env_int(MAX_VIEWS_ENV, 1))))
 """Large at-init views computed at once on this server (each in its own process, within
 rnnlab.budget's memory budget); the others wait their turn, like trainings."""
-_JOBS = "_view_jobs"  # this session's large views: key -> ViewJob
+_JOBS = "_view_jobs"  # this session's large views: key -> InitViewJob
 _DONE: dict[tuple[str, int | None], InitView] = {}  # finished large views, shared by every session
 _DONE_MAX = 8
 MAX_JOBS = 2  # per session: starting a third stops the oldest (Compare computes A and B)
 
 
 @dataclass
-class ViewJob:
+class InitViewJob:
     """One large at-init view, computed in a child process (ui.worker.view) once the view gate admits
     it. Thread-safe enough for a fragment that polls it: state, fraction, result and error are only
     ever replaced, never mutated."""
@@ -198,8 +200,8 @@ class ViewJob:
     cfg: RunConfig
     max_size: int | None
     session: str | None
-    ticket: int = field(default_factory=lambda: next(runner._tickets))
-    state: str = runner.QUEUED
+    ticket: int = field(default_factory=gate.next_ticket)
+    state: RunState = RunState.QUEUED
     fraction: float = 0.0
     result: InitView | None = None
     error: str = ""
@@ -211,40 +213,40 @@ class ViewJob:
 
     @property
     def active(self) -> bool:
-        return self.state in runner.ACTIVE
+        return self.state.active
 
     def stop(self) -> None:
         self._stop.set()
 
-    def start(self) -> ViewJob:
+    def start(self) -> InitViewJob:
         threading.Thread(target=self._main, name=f"rnnlab-view-{self.ticket}", daemon=True).start()
-        runner.watch(self)
+        sessions.watch(self)
         return self
 
     def _main(self) -> None:
-        if not VIEW_GATE.acquire(self.ticket, self._stop.is_set):
-            self.state = runner.STOPPED
+        if not INIT_VIEW_GATE.acquire(self.ticket, self._stop.is_set):
+            self.state = RunState.STOPPED
             return
         try:
-            self.state = runner.RUNNING
+            self.state = RunState.RUNNING
             a = self._compute()
             if a is None:
-                self.state = runner.STOPPED
+                self.state = RunState.STOPPED
                 return
             view = view_of(self.cfg, a)
             _remember((self.key, self.max_size), view)
-            self.result, self.state = view, runner.DONE
+            self.result, self.state = view, RunState.DONE
         except Exception as e:  # noqa: BLE001 - shown to the person as a message
             log.exception("at-init view failed")
-            self.error, self.state = str(e) or type(e).__name__, runner.FAILED
+            self.error, self.state = str(e) or type(e).__name__, RunState.FAILED
         finally:
-            VIEW_GATE.release(self.ticket)
+            INIT_VIEW_GATE.release(self.ticket)
 
     def _compute(self) -> dict | None:
         """rnnlab.analyse in a child process; None when stopped (the process is ended at once)."""
         from . import worker
 
-        ctx = runner.mp_context()
+        ctx = processes.mp_context()
         recv, send = ctx.Pipe(duplex=False)
         stop = ctx.Event()
         proc = ctx.Process(target=worker.view, args=(self.cfg.to_json(), self.max_size, send, stop),
@@ -260,14 +262,14 @@ class ViewJob:
                 try:
                     kind, payload = recv.recv()
                 except EOFError:
-                    raise runner.TrainingError("the process computing the view ended unexpectedly "
+                    raise TrainingError("the process computing the view ended unexpectedly "
                                                f"(exit code {proc.exitcode})") from None
                 if kind == "progress":
                     self.fraction = float(payload)
                 elif kind == "result":
                     return payload
                 else:
-                    raise runner.TrainingError(payload)
+                    raise TrainingError(payload)
         finally:
             recv.close()
             if proc.is_alive():
@@ -282,14 +284,14 @@ def _remember(k: tuple[str, int | None], view: InitView) -> None:
 
 
 def _start_job(cfg: RunConfig, max_size: int | None) -> None:
-    jobs: dict[str, ViewJob] = st.session_state.setdefault(_JOBS, {})
+    jobs: dict[str, InitViewJob] = st.session_state.setdefault(_JOBS, {})
     old = jobs.pop(key(cfg), None)
     if old is not None:
         old.stop()
     running = [k for k, j in jobs.items() if j.active]
     for k in running[: max(0, len(running) - MAX_JOBS + 1)]:  # keep at most MAX_JOBS at once
         jobs.pop(k).stop()
-    jobs[key(cfg)] = ViewJob(init_config(cfg), max_size, runner.session_id()).start()
+    jobs[key(cfg)] = InitViewJob(init_config(cfg), max_size, sessions.session_id()).start()
 
 
 def _stop_job(k: str) -> None:
@@ -318,7 +320,7 @@ def init_view(cfg: RunConfig, where: str, label: str = "This network") -> InitVi
     if done is not None:
         return done
     job = st.session_state.get(_JOBS, {}).get(key(c))
-    if job is not None and job.state == runner.DONE and job.max_size == plan.columns:
+    if job is not None and job.state == RunState.DONE and job.max_size == plan.columns:
         return job.result
     if job is not None and job.active:
         _progress(key(c), where)
@@ -329,7 +331,7 @@ def init_view(cfg: RunConfig, where: str, label: str = "This network") -> InitVi
             f"computed in the background on this server. Views up to length {AUTO_MAX_LEN} and state size "
             f"{AUTO_MAX_STATE} redraw by themselves." + (f" {plan.note}" if plan.note else ""),
             icon=":material/hourglass_top:")
-    if job is not None and job.state == runner.FAILED:
+    if job is not None and job.state == RunState.FAILED:
         st.error(f"The last attempt failed: {job.error}", icon="🚫")
     st.button("Compute the view at initialisation", on_click=_start_job, args=(c, plan.columns),
               key=f"{where}.compute", icon=":material/calculate:")
@@ -345,9 +347,9 @@ def _progress(k: str, where: str) -> None:
         if job is None or not job.active:
             st.rerun()
             return
-        ahead = VIEW_GATE.ahead(job.ticket) if job.state == runner.QUEUED else 0
+        ahead = INIT_VIEW_GATE.ahead(job.ticket) if job.state == RunState.QUEUED else 0
         text = (f"Waiting for the server: {ahead} view{'s' if ahead != 1 else ''} ahead of this one."
-                if job.state == runner.QUEUED else f"Computing the Jacobian products… {job.fraction:.0%}")
+                if job.state == RunState.QUEUED else f"Computing the Jacobian products… {job.fraction:.0%}")
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         c1.progress(job.fraction, text=text)
         c2.button("Stop", on_click=_stop_job, args=(k,), key=f"{where}.stopview", icon=":material/stop:")

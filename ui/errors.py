@@ -10,8 +10,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-import streamlit as st
-
 from rnnlab import ConfigError
 
 from .text import clip, plain
@@ -60,6 +58,8 @@ def guard(what: str = "") -> Iterator[None]:
     Streamlit's own control flow (st.rerun, st.stop) derives from BaseException and passes through.
     `what` may be a person's file name: it is shown as text, like the message.
     """
+    import streamlit as st  # here, not at the top: message() serves Streamlit-free code (ui.runs, ui.worker)
+
     try:
         yield
     except Exception as e:  # noqa: BLE001 - the app layer catches everything a page can raise

@@ -9,10 +9,8 @@ import streamlit as st
 from rnnlab import theory
 from rnnlab.presets import PRESETS, REMEDIES, Preset
 
-from . import analysis, errors
+from . import analysis, errors, names
 from .state import preset_link_params, query_string
-
-LAB = "pages/lab.py"
 
 
 def key_number(p: Preset) -> tuple[str, str, float, list[float]]:
@@ -49,7 +47,7 @@ def card(p: Preset) -> None:
         st.caption("Checked by the test suite: " + "; ".join(c.words for c in p.claims) + ".",
                    help="Each preset's claims are data (rnnlab.presets) that a test measures as the Lab "
                         "does, so a card cannot quietly stop being true.")
-        st.page_link(LAB, label="Open in the Lab", icon=":material/arrow_forward:",
+        st.page_link(names.LAB.script, label="Open in the Lab", icon=":material/arrow_forward:",
                      query_params=preset_link_params(p.name))
 
 

@@ -26,13 +26,14 @@ from rnnlab import RunResult
 from rnnlab.results import RUN_FILES, ExportError, load_run, load_zip, validate
 from rnnlab.safezip import mib
 
+from .names import SLOT_SOURCES
+
 log = logging.getLogger("rnnlab.ui")
 
 _KEY = "_history"
 _GONE = "_history.gone"  # ids closed to stay within the limits, or removed: not harvested again
 _NOTICES = "_history.notices"
 MAX_ENTRIES = 24  # oldest dropped first: a session cannot grow without bound
-SLOTS = {"lab.run": "Lab", "compare-a": "Compare A", "compare-b": "Compare B"}
 RUNS_DIR_ENV = "RNNLAB_RUNS_DIR"
 MAX_DIR_RUNS = 200
 SESSION_RUNS_ENV = "RNNLAB_SESSION_RUNS_MB"
@@ -135,7 +136,7 @@ def remove(entry_id: str) -> None:
 
 def harvest() -> None:
     """Record every finished run found in the known slots (Lab, Compare A and B)."""
-    for slot, source in SLOTS.items():
+    for slot, source in SLOT_SOURCES.items():
         run = st.session_state.get(slot)
         result = getattr(run, "result", None)
         if run is None or run.active or result is None or f"run-{run.ticket}" in _gone():

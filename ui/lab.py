@@ -12,36 +12,17 @@ from rnnlab.comparison import per_step
 from rnnlab.config import format_value
 from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
-from . import analysis, runner
-from .state import View
-from .text import plain
-
-SLOT = "lab.run"  # st.session_state key of the Lab's training run
-
-
-def plotly_config(filename: str) -> dict:
-    """Modebar config for st.plotly_chart: PNG download named after the chart, no logo."""
-    return {"displaylogo": False,
-            "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
-            "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
-
-
-def chart(fig, name: str, key: str | None = None) -> None:
-    """A Plotly chart whose toolbar saves a PNG named after it."""
-    st.plotly_chart(fig, config=plotly_config(f"rnnlab-{name}"), key=key, width="stretch")
-
-
-def describe(cfg: RunConfig) -> str:
-    cell = f"{cfg.cell} ({cfg.act})" if cfg.cell == "rnn" else cfg.cell
-    extra = f", leak {cfg.leak:g}" if cfg.cell == "rnn" and cfg.leak else ""
-    return (f"{cell} · H = {cfg.hidden} · ρ = {cfg.rho:g} ({cfg.init}){extra} · task {cfg.task} · "
-            f"T = {cfg.seq_len} · seed {cfg.seed}")
-
+from . import analysis, runner, widgets
+from .names import SLOT_LAB
+from .runs import backends
+from .runs.states import RunState
+from .runs.training import RunView
+from .state import Screen
 
 # ---- at initialisation ----------------------------------------------------------------------------
 
-def at_init(view: View) -> None:
-    cfg = view.cfg
+def at_init(screen: Screen) -> None:
+    cfg = screen.cfg
     st.subheader("At initialisation", anchor="init")
     st.caption("How much a change in the hidden state at step k still moves the state at a later step t, "
                "before any training. Every control redraws this view.")
@@ -52,14 +33,14 @@ def at_init(view: View) -> None:
     left, right = st.columns([1.08, 1], gap="medium")
     with left:
         fig = plots.jacobian_heatmap(a.jacobian, norm=cfg.norm, tbptt=cfg.tbptt,
-                                     color_range=view.ui.get("crange", "fixed"),
-                                     title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
-        chart(fig, "heatmap-init")
+                                       color_range=screen.ui.get("crange", "fixed"),
+                                       title="log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at initialisation")
+        widgets.chart(fig, "heatmap-init")
         st.caption(" ".join(x for x in (a.stride_note, a.how_note, "Hover a cell for its value.") if x))
     with right:
         fig = plots.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, a.lines,
-                                       title="Norm against the lag t − k")
-        chart(fig, "lag-profile-init")
+                                         title="Norm against the lag t − k")
+        widgets.chart(fig, "lag-profile-init")
         if cfg.cell != "rnn":
             st.caption("The norm bound and the mean-field line are stated for the vanilla cell; for "
                        f"{cfg.cell} only the measurement is shown.")
@@ -71,7 +52,7 @@ def at_init(view: View) -> None:
         reading(cfg, a)
     with right:
         fig = plots.eigen_figure(a.eigvals, title="Eigenvalues of W<sub>hh</sub>")
-        chart(fig, "eigenvalues-init")
+        widgets.chart(fig, "eigenvalues-init")
 
 
 def reading(cfg: RunConfig, a: analysis.InitView) -> None:
@@ -104,20 +85,18 @@ def reading(cfg: RunConfig, a: analysis.InitView) -> None:
 # ---- training ------------------------------------------------------------------------------------------
 
 def _start(cfg: RunConfig) -> None:
-    runner.start_run(SLOT, cfg)
+    runner.start_run(SLOT_LAB, cfg)
 
 
 def _stop() -> None:
-    run = runner.get_run(SLOT)
-    if run is not None:
-        run.stop()
+    runner.stop_runs(SLOT_LAB)
 
 
-def training(view: View) -> None:
-    cfg = view.cfg
+def training(screen: Screen) -> None:
+    cfg = screen.cfg
     st.subheader("Training", anchor="training")
-    runner.warm_up()
-    run = runner.get_run(SLOT)
+    backends.warm_up()
+    run = runner.get_run(SLOT_LAB)
     active = run is not None and run.active
     b1, b2, b3 = st.columns([1, 1, 5], vertical_alignment="center")
     b1.button("Train", type="primary", icon=":material/play_arrow:", on_click=_start, args=(cfg,),
@@ -133,52 +112,42 @@ def training(view: View) -> None:
                    + (f", TBPTT window {cfg.tbptt}" if cfg.tbptt else ", full BPTT") + ".")
     if run is None:
         return
-    live(view, active)
+    live(screen, active)
 
 
-def live(view: View, was_active: bool) -> None:
-    """The run's charts, redrawn twice a second while it trains (a fragment: the rest of the page
-    does not rerun)."""
+def live(screen: Screen, was_active: bool) -> None:
+    """The run's charts, redrawn twice a second while it trains."""
 
-    @st.fragment(run_every=0.5 if was_active else None)
-    def panel() -> None:
-        run = runner.get_run(SLOT)
+    def panel() -> bool | None:
+        run = runner.get_run(SLOT_LAB)
         if run is None:
-            return
+            return None
         v = run.view()
         status(v)
-        if v.cfg.as_dict() != view.cfg.as_dict() and not v.active:
-            diff = v.cfg.diff(view.cfg)
+        if v.cfg.as_dict() != screen.cfg.as_dict() and not v.active:
+            diff = v.cfg.diff(screen.cfg)
             st.info("These results are from a run with other settings ("
                     + ", ".join(f"{k} = {format_value(a)}" for k, (a, _) in diff.items())
                     + "). Press Train to run the current settings.", icon=":material/history:")
         if v.records or v.result is not None:
-            charts(v, view)
-        if was_active and not v.active:
-            st.rerun()  # full rerun: re-enable Train, stop the timer
+            charts(v, screen)
+        return v.active
 
-    panel()
+    widgets.live(was_active, panel)
 
 
-def status(v: runner.RunView) -> None:
+def status(v: RunView) -> None:
+    if widgets.run_progress(v, widgets.LAB_WORDS):
+        return
     steps = v.cfg.steps
-    done = v.records[-1]["step"] + 1 if v.records else 0
-    if v.state == runner.QUEUED:
-        st.progress(0.0, text=f"Waiting: {v.ahead} run{'s' if v.ahead != 1 else ''} ahead of you "
-                    "(the server trains a few runs at a time).")
-    elif v.state == runner.RUNNING:
-        st.progress(v.fraction, text=f"Training: step {done} of {steps} · {v.elapsed:.1f} s")
-    elif v.state == runner.STOPPED and v.result is None:
+    if v.state == RunState.STOPPED and v.result is None:
         st.info("Stopped before training started.", icon=":material/stop:")
-    elif v.state == runner.FAILED:
-        st.error(f"Training failed: {plain(v.error)}", icon="🚫")
-    elif v.state == runner.REFUSED:
-        st.warning(f"Not started: {plain(v.error)}", icon=":material/memory:")
     elif v.result is not None:
-        if v.state == runner.DONE:
+        if v.state == RunState.DONE:
             st.progress(1.0, text=f"Done: {steps} steps in {v.elapsed:.1f} s")
-        elif v.state == runner.STOPPED:
-            st.progress(v.fraction, text=f"Stopped at step {done} of {steps}; what was trained is kept.")
+        elif v.state == RunState.STOPPED:
+            st.progress(v.fraction, text=f"Stopped at step {v.steps_done} of {steps}; what was trained "
+                        "is kept.")
         verdict_box(v.result.verdict)
 
 
@@ -191,7 +160,7 @@ def verdict_box(vd: Verdict) -> None:
     box(f"**{vd.headline}**" + (f" {vd.advice}" if vd.advice else ""), icon=icon)
 
 
-def charts(v: runner.RunView, view: View) -> None:
+def charts(v: RunView, screen: Screen) -> None:
     cfg = v.cfg
     m = v.metrics()
     res = v.result
@@ -206,7 +175,7 @@ def charts(v: runner.RunView, view: View) -> None:
         else:
             st.caption("The run ended before its first update: nothing to draw but the network it started "
                        "from.")
-        snapshots(res, view)
+        snapshots(res, screen)
         downloads(res)
         return
     # a stopped or diverged run ends where it ended, not at the planned last step
@@ -215,35 +184,35 @@ def charts(v: runner.RunView, view: View) -> None:
     c1, c2 = st.columns(2, gap="medium")
     with c1:
         fig = plots.loss_figure(per_step(m), baseline=res.summary["baseline_loss"] if res else None,
-                                final_loss=res.summary["final_loss"] if res else None, steps=end,
-                                diverged_at=diverged_at, title="Loss")
-        chart(fig, "loss", key="lab.loss")
+                                  final_loss=res.summary["final_loss"] if res else None, steps=end,
+                                  diverged_at=diverged_at, title="Loss")
+        widgets.chart(fig, "loss", key="lab.loss")
     with c2:
         fig = plots.grad_norm_figure(m, clip=cfg.clip, clip_mode=cfg.clip_mode,
-                                     diverged_at_update=div_update, title="Gradient norm per update")
-        chart(fig, "grad-norm", key="lab.gradnorm")
+                                       diverged_at_update=div_update, title="Gradient norm per update")
+        widgets.chart(fig, "grad-norm", key="lab.gradnorm")
     c1, c2 = st.columns(2, gap="medium")
     with c1:
         if res is not None and res.arrays["grad_time"].size:
             fig = plots.grad_time_figure(res.arrays["grad_time"], tbptt=cfg.tbptt,
-                                         steps=res.metrics["step"].to_numpy(),
-                                         title="Temporal gradient profile ‖∂L/∂h<sub>k</sub>‖")
-            chart(fig, "grad-time", key="lab.gradtime")
+                                           steps=res.metrics["step"].to_numpy(),
+                                           title="Temporal gradient profile ‖∂L/∂h<sub>k</sub>‖")
+            widgets.chart(fig, "grad-time", key="lab.gradtime")
         else:
             st.markdown("**Temporal gradient profile**")
             st.caption("‖∂L/∂h_k‖ for every update and position appears here when the run finishes.")
     with c2:
         fig = plots.radius_figure(m, title="Spectral radius of W<sub>hh</sub>")
-        chart(fig, "spectral-radius", key="lab.radius")
+        widgets.chart(fig, "spectral-radius", key="lab.radius")
     if res is None:
         if v.snapshot is not None:  # the latest snapshot while the run trains
             step, snap = v.snapshot
             st.markdown("##### Jacobian heatmap over training")
             st.caption(f"Latest snapshot, taken at step {step} of {cfg.steps}; the slider over every "
                        "snapshot appears when the run finishes.")
-            snapshot_charts(snap.heatmap, snap.eigvals, step, cfg, view)
+            snapshot_charts(snap.heatmap, snap.eigvals, step, cfg, screen)
         return
-    snapshots(res, view)
+    snapshots(res, screen)
     downloads(res)
 
 
@@ -253,33 +222,30 @@ def _any_finite(m, columns) -> bool:
     return any(c in m and np.isfinite(m[c].to_numpy(float)).any() for c in columns)
 
 
-def snapshots(res, view: View) -> None:
+def snapshots(res, screen: Screen) -> None:
     steps = [int(s) for s in res.snapshot_steps]
     if not steps:
         return
     st.markdown("##### Jacobian heatmap over training")
-    i = len(steps) - 1
-    if len(steps) > 1:
-        pick = st.select_slider("Snapshot at step", options=steps, value=steps[-1], key="lab.snapshot")
-        i = steps.index(pick)
-    snapshot_charts(res.arrays["jacobian"][i], res.arrays["eigvals"][i], steps[i], res.config, view)
+    i = steps.index(widgets.snapshot_step(steps, key="lab.snapshot"))
+    snapshot_charts(res.arrays["jacobian"][i], res.arrays["eigvals"][i], steps[i], res.config, screen)
 
 
-def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, view: View) -> None:
+def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, screen: Screen) -> None:
     """The heatmap and the eigenvalues of one snapshot, side by side."""
     c1, c2 = st.columns([1.08, 1], gap="medium")
     with c1:
         fig = plots.jacobian_heatmap(jac, norm=cfg.norm, tbptt=cfg.tbptt,
-                                     color_range=view.ui.get("crange", "fixed"),
-                                     title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
-        chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
+                                       color_range=screen.ui.get("crange", "fixed"),
+                                       title=f"log₁₀ ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ at step {step}")
+        widgets.chart(fig, f"heatmap-step-{step}", key="lab.snapheat")
         f = measure.factor(measure.decay_slope(jac)) if np.isfinite(jac).any() else math.nan
         if math.isfinite(f):
             st.caption(f"Per step back at step {step}: ×{f:.3g} (the slope of this map's lag profile, "
                        "read as at initialisation above).")
     with c2:
         fig = plots.eigen_figure(eigvals, title=f"Eigenvalues of W<sub>hh</sub> at step {step}")
-        chart(fig, f"eigenvalues-step-{step}", key="lab.snapeig")
+        widgets.chart(fig, f"eigenvalues-step-{step}", key="lab.snapeig")
 
 
 def _files(res) -> dict[str, bytes]:

@@ -72,14 +72,15 @@ APPLIES = {
     "act": ("cell", ("rnn",), "only the vanilla cell (cell = rnn) has a choice of activation"),
     "leak": ("cell", ("rnn",), "leaky integration is defined for cell = rnn"),
     "omega": ("cell", ("rnn",), "the regulariser is defined for cell = rnn"),
-    "teacher_forcing": ("task", ("sine",), "only the sine task feeds back predictions"),
+    "teacher_forcing": ("task", tasks.FEEDS_BACK,
+                        f"only the {', '.join(tasks.FEEDS_BACK)} task feeds back predictions"),
 }
 EXPANDED = {"Network": True, "Task": True, "Training": True, "Remedies": False, "Display": False}
 STEP = {"rho": 0.05, "leak": 0.05, "lr": 0.001, "clip": 0.5, "l1": 0.001, "l2": 0.001, "omega": 0.5}
 
 
 @dataclass(frozen=True)
-class View:
+class Screen:
     """What the sidebar resolved this run: the run config, the UI settings, the base preset."""
 
     cfg: RunConfig
@@ -282,7 +283,7 @@ def preset_picker() -> None:
                       "(`preset=` in the URL) and only the settings you change on top of it.")
 
 
-def controls() -> View:
+def controls() -> Screen:
     """Render the sidebar controls (generated from FIELDS, grouped) and return the resolved view."""
     hidden = st.session_state.get(_HIDDEN, frozenset())
     for f in (*FIELDS, *UI_FIELDS):  # make sure every control has a value before it renders
@@ -308,39 +309,39 @@ def controls() -> View:
     return resolve()
 
 
-def resolve() -> View:
+def resolve() -> Screen:
     """The run config from the controls' state (lenient: never raises), plus UI settings."""
     values = {k: _current(k) for k in KEYS}
     cfg, problems = RunConfig.from_lenient(values)
     ui = {f.key: st.session_state.get(UI + f.key, f.default) for f in UI_FIELDS}
     name = st.session_state.get(_BASE)
     notices = list(st.session_state.get(_NOTICES, [])) + problems
-    return View(cfg, ui, name, frozenset(st.session_state.get(_HIDDEN, frozenset())), tuple(notices))
+    return Screen(cfg, ui, name, frozenset(st.session_state.get(_HIDDEN, frozenset())), tuple(notices))
 
 
 # ---- state -> URL ---------------------------------------------------------------------------------
 
-def url_params(view: View) -> dict[str, str]:
+def url_params(screen: Screen) -> dict[str, str]:
     """The URL parameters that describe this view: preset, the changes on top of it, display, hide."""
-    base = PRESETS[view.preset].config() if view.preset else RunConfig.from_dict({})
+    base = PRESETS[screen.preset].config() if screen.preset else RunConfig.from_dict({})
     out: dict[str, str] = {}
-    if view.preset:
-        out[PRESET] = view.preset
+    if screen.preset:
+        out[PRESET] = screen.preset
     for key in KEYS:
-        value = getattr(view.cfg, key)
+        value = getattr(screen.cfg, key)
         if value != getattr(base, key):
             out[key] = format_value(value)
     for f in UI_FIELDS:
-        if view.ui.get(f.key, f.default) != f.default:
-            out[f.key] = str(view.ui[f.key])
-    if view.hidden:
-        out[HIDE] = ",".join(k for k in (PRESET, *KEYS, *UI_FIELD) if k in view.hidden)
+        if screen.ui.get(f.key, f.default) != f.default:
+            out[f.key] = str(screen.ui[f.key])
+    if screen.hidden:
+        out[HIDE] = ",".join(k for k in (PRESET, *KEYS, *UI_FIELD) if k in screen.hidden)
     return out
 
 
-def write_url(view: View) -> None:
+def write_url(screen: Screen) -> None:
     """controls -> URL: replace this module's parameters, keep any other page's parameters."""
-    mine = url_params(view)
+    mine = url_params(screen)
     current = _own_params()
     if current != mine:
         others = {k: st.query_params.get_all(k) for k in st.query_params if k not in URL_KEYS}
@@ -362,8 +363,8 @@ def base_url() -> str:
     return url if urlsplit(url).path else url + "/"  # "http://host:8501" -> "http://host:8501/"
 
 
-def share_url(view: View) -> str:
-    qs = query_string(url_params(view))
+def share_url(screen: Screen) -> str:
+    qs = query_string(url_params(screen))
     return base_url() + ("?" + qs if qs else "")
 
 
@@ -377,24 +378,24 @@ def preset_link_params(name: str) -> dict[str, str]:
 
 # ---- notices and sharing widgets -------------------------------------------------------------------
 
-def show_notices(view: View) -> None:
-    if view.notices:  # the notices repeat the link's values: shown as text, never as Markdown
-        st.warning("Some settings in the link could not be used as given:\n\n" + bullets(view.notices),
+def show_notices(screen: Screen) -> None:
+    if screen.notices:  # the notices repeat the link's values: shown as text, never as Markdown
+        st.warning("Some settings in the link could not be used as given:\n\n" + bullets(screen.notices),
                    icon="⚠️")
 
 
-def share_box(view: View) -> None:
+def share_box(screen: Screen) -> None:
     with st.expander("Share this view", icon=":material/link:"):
         st.caption("This link reproduces every setting (the seed included). Copy it with the button "
                    "at the right of the box.")
-        st.code(share_url(view), language=None, wrap_lines=True)
+        st.code(share_url(screen), language=None, wrap_lines=True)
         hide = st.multiselect("Lock controls (hide them for whoever opens the link)",
                               [k for k in (PRESET, *KEYS, *UI_FIELD)],
-                              default=sorted(view.hidden, key=URL_KEYS.index),
+                              default=sorted(screen.hidden, key=URL_KEYS.index),
                               key="ui.lock", help="Adds `hide=` to the link: those controls are not "
                                                   "shown, their values come from the link.")
-        if set(hide) != set(view.hidden):
-            locked = View(view.cfg, view.ui, view.preset, frozenset(hide))
+        if set(hide) != set(screen.hidden):
+            locked = Screen(screen.cfg, screen.ui, screen.preset, frozenset(hide))
             st.caption("Locked link:")
             st.code(share_url(locked), language=None, wrap_lines=True)
 

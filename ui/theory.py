@@ -18,8 +18,8 @@ from rnnlab.plots import theory as tf
 from rnnlab.snapshots import Analysis
 
 from . import analysis
-from .lab import chart
-from .state import View
+from .state import Screen
+from .widgets import chart
 
 MF_RHOS = (0.5, 1.0, 1.5, 2.0, 3.0, 4.0)  # where the mean-field chart measures (6 small analyses each)
 MF_HIDDEN, MF_SEQ = 64, 60
@@ -86,11 +86,11 @@ def _cliff_figure(w0, b0, lr, clip, steps, zoom):
 
 # ---- the page ---------------------------------------------------------------------------------------
 
-def page(view: View) -> None:
-    cfg = theory_config(view.cfg)
-    if cfg is not view.cfg:
-        st.info(f"The formulas here are about the vanilla cell. The sidebar has cell = {view.cfg.cell}; the "
-                f"charts use a vanilla {cfg.act} cell with the same ρ, size and seed.",
+def page(screen: Screen) -> None:
+    cfg = theory_config(screen.cfg)
+    if cfg is not screen.cfg:
+        st.info(f"The formulas here are about the vanilla cell. The sidebar has cell = {screen.cfg.cell}; "
+                f"the charts use a vanilla {cfg.act} cell with the same ρ, size and seed.",
                 icon=":material/info:")
     with st.spinner("Computing the network at initialisation…"):
         a = analysis.init_view(cfg, "th")
@@ -103,7 +103,7 @@ def page(view: View) -> None:
     else:
         st.caption("Sections 2 to 4 and 6 draw your network at initialisation: they appear here when its "
                    "view is ready (above).")
-    mean_field(cfg, view)
+    mean_field(cfg, screen)
     if a is not None:
         long_range(cfg, a)
     cliff()
@@ -172,7 +172,7 @@ def eigen(cfg: RunConfig, a: analysis.InitView) -> None:
 
 def bound(cfg: RunConfig, a: analysis.InitView) -> None:
     st.subheader("3 · The norm bound", anchor="bound")
-    g = theory.gamma(cfg.act)
+    gamma_max = theory.gamma(cfg.act)
     left, right = text_and_chart()
     with left:
         st.markdown("Eigenvalues describe long powers of one matrix, but the Jacobians change from step "
@@ -189,8 +189,8 @@ def bound(cfg: RunConfig, a: analysis.InitView) -> None:
                        "what the chart draws.")
         c = st.columns(3)
         c[0].metric("σ_max(W_hh)", f"{a.sigma_max:.3g}")
-        c[1].metric(f"γ ({cfg.act})", f"{g:g}")
-        c[2].metric("σ_max·γ per step", f"{a.sigma_max * g:.3g}")
+        c[1].metric(f"γ ({cfg.act})", f"{gamma_max:g}")
+        c[2].metric("σ_max·γ per step", f"{a.sigma_max * gamma_max:.3g}")
         st.caption("The bound is an upper limit, not a prediction: the measured curve sits below it "
                    "because f′ is usually smaller than γ and the factors' worst directions do not line "
                    "up. When σ_max·γ < 1 the bound alone forces the decay.")
@@ -204,7 +204,7 @@ def bound(cfg: RunConfig, a: analysis.InitView) -> None:
 
 def pascanu(cfg: RunConfig, a: analysis.InitView) -> None:
     st.subheader("4 · Pascanu's conditions", anchor="pascanu")
-    g = theory.gamma(cfg.act)
+    gamma_max = theory.gamma(cfg.act)
     left, right = text_and_chart()
     with left:
         st.markdown("Pascanu, Mikolov and Bengio (2013) turned the bound into two statements about "
@@ -216,7 +216,7 @@ def pascanu(cfg: RunConfig, a: analysis.InitView) -> None:
         st.markdown("The asymmetry matters. Below the threshold vanishing is **guaranteed**. Above it, "
                     "exploding is merely **possible**: saturated units (small f′) can still make the "
                     "gradients vanish.")
-        sg = a.sigma_max * g
+        sg = a.sigma_max * gamma_max
         regime = theory.pascanu_regime(a.sigma_max, cfg.act)
         verdict = {"vanishing": "below 1: vanishing is guaranteed",
                    "may_explode": "above 1: exploding is possible, not certain",
@@ -238,7 +238,7 @@ def pascanu(cfg: RunConfig, a: analysis.InitView) -> None:
         chart(fig, "theory-pascanu", key="th.pascanu")
 
 
-def mean_field(cfg: RunConfig, view: View) -> None:
+def mean_field(cfg: RunConfig, screen: Screen) -> None:
     st.subheader("5 · Mean field: the typical rate, not the worst case", anchor="mean-field")
     left, right = text_and_chart()
     with st.spinner("Measuring small networks at six radii…"):

@@ -8,12 +8,9 @@ import torch
 
 from rnnlab.activations import NAMES as ACTIVATIONS
 from rnnlab.jacobian import (
-    _CERT_EPS,
-    _GRAM_MAX_N,
-    _LADDER_MIN_N,
+    GRAM_MAX_N,
     NORMS,
     SPECTRAL_METHODS,
-    _ladder,
     grad_profile,
     heatmap,
     heatmap_values,
@@ -21,6 +18,7 @@ from rnnlab.jacobian import (
     rnn_step_jacobians,
     state_map_jacobians,
 )
+from rnnlab.jacobian.gram import CERT_EPS, LADDER_MIN_N, ladder
 
 TOL = 1e-3  # log10 units: 0.23 % in the norm
 METHODS = ("gram", "tracking")  # the two spectral engines; "auto" picks one of them by n
@@ -300,19 +298,19 @@ def test_ladder_certifies_clustered_tops_within_its_bound():
     g = torch.stack(grams).float()  # (5, n, n) in the working precision
     u = torch.randn(5, n, generator=gen)
     u = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)
-    lam, done = _ladder(g, u)
+    lam, done = ladder(g, u)
     exact = torch.linalg.eigvalsh(g.double())[:, -1]
     assert done.tolist() == [False, True, True, True, True] and torch.isnan(lam[0])
     assert lam[-1] == 0
     rel = (lam[1:-1] - exact[1:-1]) / exact[1:-1]
     assert (rel <= 1e-5).all()  # a lower bound, up to float32 rounding of the squarings
-    assert (rel >= -_CERT_EPS - 1e-5).all()  # never more than the certified bound below
+    assert (rel >= -CERT_EPS - 1e-5).all()  # never more than the certified bound below
 
 
 def test_gram_ladder_in_the_engine_matches_the_reference_at_n128():
-    # from n = _LADDER_MIN_N the young pairs G cannot certify climb the ladder instead of being
+    # from n = LADDER_MIN_N the young pairs G cannot certify climb the ladder instead of being
     # eigen-solved: nearly all of them certify there, each within its proven bound
-    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=_LADDER_MIN_N, T=30, seed=5)
+    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=LADDER_MIN_N, T=30, seed=5)
     ref = reference_heatmap(jacs, "spectral")
     res = heatmap(jacs, "spectral", method="gram")
     assert res.certified + res.exact == 30 * 29 // 2 and res.exact < 10
@@ -323,8 +321,8 @@ def test_gram_ladder_in_the_engine_matches_the_reference_at_n128():
 
 def test_auto_method_is_gram_up_to_the_threshold_and_tracking_above():
     assert SPECTRAL_METHODS == ("auto", "gram", "tracking")
-    small = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=_GRAM_MAX_N, T=6)
-    large = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=_GRAM_MAX_N + 1, T=6)
+    small = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=GRAM_MAX_N, T=6)
+    large = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=GRAM_MAX_N + 1, T=6)
     assert heatmap(small, "spectral").method == "gram"
     assert heatmap(large, "spectral").method == "tracking"
     assert heatmap(small, "rms").method == "frobenius"

@@ -8,12 +8,9 @@ import torch
 
 from rnnlab.activations import NAMES as ACTIVATIONS
 from rnnlab.jacobian import (
-    _CERT_EPS,
-    _GRAM_MAX_N,
-    _LADDER_MIN_N,
+    GRAM_MAX_N,
     NORMS,
     SPECTRAL_METHODS,
-    _ladder,
     grad_profile,
     heatmap,
     heatmap_values,
@@ -21,8 +18,13 @@ from rnnlab.jacobian import (
     rnn_step_jacobians,
     state_map_jacobians,
 )
+from rnnlab.jacobian.gram import CERT_EPS, LADDER_MIN_N, ladder
 
 TOL = 1e-3  # log10 units: 0.23 % in the norm
+# the gram engine's own promise: a certified value has lambda_1 - theta <= CERT_EPS * theta, so
+# sigma = sqrt(theta) is within log10(1 + CERT_EPS) / 2 = 2.2e-5 log10 units; the rest are solved
+# exactly. Its oracle tests hold it to that bound rather than the generic TOL
+GRAM_TOL = math.log10(1.0 + CERT_EPS) / 2
 METHODS = ("gram", "tracking")  # the two spectral engines; "auto" picks one of them by n
 # (norm, method) pairs: rms has one engine, spectral two, and every oracle test runs each of them
 NORM_METHODS = [("spectral", "gram"), ("spectral", "tracking"), ("rms", "auto")]
@@ -48,7 +50,9 @@ def _cell_jacs(act, rho, init, leak, n=16, T=60, seed=0, scale=1.5):
     return rnn_step_jacobians(w, a, act, leak)  # (T, n, n)
 
 
-def _assert_close_to_reference(jacs, norm, tol=TOL, **kw):
+def _assert_close_to_reference(jacs, norm, tol=None, **kw):
+    if tol is None:
+        tol = GRAM_TOL if norm == "spectral" and kw.get("method") == "gram" else TOL
     ref = reference_heatmap(jacs, norm)
     got = heatmap(jacs, norm, **kw).values
     assert np.array_equal(np.isnan(ref), np.isnan(got))
@@ -112,7 +116,10 @@ def test_matches_float64_reference(act, norm, method):
         for rho in (0.5, 1.0, 1.5):
             for leak in (0.0, 0.3):
                 jacs = _cell_jacs(act, rho, init, leak, seed=int(10 * rho))
-                _assert_close_to_reference(jacs, norm, method=method)
+                # measured: tanh, gaussian, rho 0.5, leak 0 is 2.176e-5 below the oracle, GRAM_TOL + 5e-8:
+                # the float32 products' own rounding (4e-7 here), which the certificate does not cover
+                exempt = (act, init, rho, leak) == ("tanh", "gaussian", 0.5, 0.0)
+                _assert_close_to_reference(jacs, norm, tol=TOL if exempt else None, method=method)
 
 
 @pytest.mark.parametrize(
@@ -127,7 +134,9 @@ def test_matches_reference_wider_than_the_krylov_space(act, init, leak):
 @pytest.mark.parametrize("method", METHODS)
 def test_matches_reference_long_sequence(method):
     jacs = _cell_jacs("tanh", 1.1, "gaussian", 0.0, n=10, T=300, seed=7)
-    _assert_close_to_reference(jacs, "spectral", method=method)
+    # not GRAM_TOL: at T = 300 the float32 products themselves are off by ~2e-5 log10 (rms on the
+    # same products: 2.3e-5; gram 2.19e-5 above the oracle, which no Rayleigh quotient can be)
+    _assert_close_to_reference(jacs, "spectral", tol=TOL, method=method)
 
 
 @pytest.mark.parametrize("method", METHODS)
@@ -300,19 +309,19 @@ def test_ladder_certifies_clustered_tops_within_its_bound():
     g = torch.stack(grams).float()  # (5, n, n) in the working precision
     u = torch.randn(5, n, generator=gen)
     u = u / torch.linalg.vector_norm(u, dim=1, keepdim=True)
-    lam, done = _ladder(g, u)
+    lam, done = ladder(g, u)
     exact = torch.linalg.eigvalsh(g.double())[:, -1]
     assert done.tolist() == [False, True, True, True, True] and torch.isnan(lam[0])
     assert lam[-1] == 0
     rel = (lam[1:-1] - exact[1:-1]) / exact[1:-1]
     assert (rel <= 1e-5).all()  # a lower bound, up to float32 rounding of the squarings
-    assert (rel >= -_CERT_EPS - 1e-5).all()  # never more than the certified bound below
+    assert (rel >= -CERT_EPS - 1e-5).all()  # never more than the certified bound below
 
 
 def test_gram_ladder_in_the_engine_matches_the_reference_at_n128():
-    # from n = _LADDER_MIN_N the young pairs G cannot certify climb the ladder instead of being
+    # from n = LADDER_MIN_N the young pairs G cannot certify climb the ladder instead of being
     # eigen-solved: nearly all of them certify there, each within its proven bound
-    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=_LADDER_MIN_N, T=30, seed=5)
+    jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=LADDER_MIN_N, T=30, seed=5)
     ref = reference_heatmap(jacs, "spectral")
     res = heatmap(jacs, "spectral", method="gram")
     assert res.certified + res.exact == 30 * 29 // 2 and res.exact < 10
@@ -323,8 +332,8 @@ def test_gram_ladder_in_the_engine_matches_the_reference_at_n128():
 
 def test_auto_method_is_gram_up_to_the_threshold_and_tracking_above():
     assert SPECTRAL_METHODS == ("auto", "gram", "tracking")
-    small = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=_GRAM_MAX_N, T=6)
-    large = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=_GRAM_MAX_N + 1, T=6)
+    small = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=GRAM_MAX_N, T=6)
+    large = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=GRAM_MAX_N + 1, T=6)
     assert heatmap(small, "spectral").method == "gram"
     assert heatmap(large, "spectral").method == "tracking"
     assert heatmap(small, "rms").method == "frobenius"

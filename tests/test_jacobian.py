@@ -118,8 +118,9 @@ def test_matches_float64_reference(act, norm, method):
                 jacs = _cell_jacs(act, rho, init, leak, seed=int(10 * rho))
                 # measured: tanh, gaussian, rho 0.5, leak 0 is 2.176e-5 below the oracle, GRAM_TOL + 5e-8:
                 # the float32 products' own rounding (4e-7 here), which the certificate does not cover
-                exempt = (act, init, rho, leak) == ("tanh", "gaussian", 0.5, 0.0)
-                _assert_close_to_reference(jacs, norm, tol=TOL if exempt else None, method=method)
+                rounding = (act, init, rho, leak) == ("tanh", "gaussian", 0.5, 0.0) and method == "gram"
+                tol = GRAM_TOL + 1e-6 if rounding else None  # 1e-6: twice the products' measured rounding
+                _assert_close_to_reference(jacs, norm, tol=tol, method=method)
 
 
 @pytest.mark.parametrize(
@@ -136,7 +137,9 @@ def test_matches_reference_long_sequence(method):
     jacs = _cell_jacs("tanh", 1.1, "gaussian", 0.0, n=10, T=300, seed=7)
     # not GRAM_TOL: at T = 300 the float32 products themselves are off by ~2e-5 log10 (rms on the
     # same products: 2.3e-5; gram 2.19e-5 above the oracle, which no Rayleigh quotient can be)
-    _assert_close_to_reference(jacs, "spectral", tol=TOL, method=method)
+    # so gram gets its bound plus that rounding (3e-5 > the 2.3e-5 measured); tracking its own TOL
+    tol = GRAM_TOL + 3e-5 if method == "gram" else TOL
+    _assert_close_to_reference(jacs, "spectral", tol=tol, method=method)
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -3,12 +3,13 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: setup run test test-fast lint bench browser clean
+.PHONY: setup run test test-fast lint format typecheck bench browser clean
 
-$(VENV)/.installed: requirements.txt requirements-dev.txt
+$(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .  # import rnnlab from anywhere
 	touch $@
 
 setup: $(VENV)/.installed  ## create .venv and install pinned runtime + test dependencies
@@ -21,14 +22,19 @@ browser:  ## the system Chromium the browser tests drive (Debian/Ubuntu package;
 run: setup  ## start the app on http://localhost:$(PORT)
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: setup browser  ## the whole suite: unit, page (AppTest) and browser (Playwright + Chromium) tests
+test: setup browser lint  ## lint, then the whole suite: unit, page (AppTest) and browser tests
 	$(PY) -m pytest
 
 test-fast: setup  ## everything but the browser tests
 	$(PY) -m pytest -m "not e2e"
 
-lint: setup
+lint: setup  ## ruff's rules and the formatter's check, as CI runs them
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: setup  ## format the code and apply ruff's safe fixes
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
 
 bench: setup  ## benchmark scripts: ratios measured side by side in one process
 	$(PY) bench/train_step.py

@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rnnlab import claims  # noqa: E402
-from rnnlab.presets import PRESETS, REMEDIES  # noqa: E402
+from rnnlab import claims
+from rnnlab.presets import PRESETS, REMEDIES
 
 
 def main() -> None:

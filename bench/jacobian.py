@@ -20,12 +20,10 @@ import statistics
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from rnnlab.jacobian import heatmap, rnn_step_jacobians, spectral_engine  # noqa: E402
+from rnnlab.jacobian import heatmap, rnn_step_jacobians, spectral_engine
 
 DTYPE = torch.float32  # heatmap's working precision: the matmul rate is measured in it too
 

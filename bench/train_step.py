@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import time
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from rnnlab import preset_config, run  # noqa: E402
-from rnnlab.config import RunConfig  # noqa: E402
-from rnnlab.train import setup  # noqa: E402
-from rnnlab.update import chunks, make_optimizer, train_step  # noqa: E402
+from rnnlab import preset_config, run
+from rnnlab.config import RunConfig
+from rnnlab.train import setup
+from rnnlab.update import chunks, make_optimizer, train_step
 
 FUSED = {"rnn": lambda: torch.nn.RNN(2, 64, nonlinearity="tanh"),
          "gru": lambda: torch.nn.GRU(2, 64), "lstm": lambda: torch.nn.LSTM(2, 64)}

@@ -9,7 +9,7 @@ of a training run) and every training run is planned here first:
   of L n^2; gated cells' batched autograd needs about L n x 4H floats more), plus the stored products
   of the computed columns; its work is (columns) x L x n^3 flops. Over the memory budget the view is
   refused with a message that says what would fit; over the work budget it keeps fewer columns k
-  (`max_size` of jacobian.heatmap), down to MIN_COLUMNS, with a notice;
+  (`max_columns` of jacobian.heatmap), down to MIN_COLUMNS, with a notice;
 - a training run's memory is the states of one minibatch for backpropagation (L x B x n, a few
   copies) and the snapshots' heatmaps; over the memory budget it is refused.
 
@@ -23,7 +23,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from . import tasks
+from . import cells, tasks
 from .config import RunConfig
 
 VIEW_MB_ENV = "RNNLAB_VIEW_MB"
@@ -67,7 +67,8 @@ def run_mb() -> float:
 
 
 def state_size(cfg: RunConfig | _Sizes) -> int:
-    return cfg.hidden * (2 if cfg.cell == "lstm" else 1)
+    """n, the size of the state whose Jacobians the heatmap multiplies ([h; c] for lstm)."""
+    return cells.state_size(cfg.cell, cfg.hidden)
 
 
 def gates(cfg: RunConfig | _Sizes) -> int:

@@ -1,6 +1,6 @@
 """Recurrent cells with an explicit time loop that keeps every hidden state.
 
-The vanilla cell follows DESIGN.md: a_t = W_hh h_{t-1} + W_xh x_t + b_h,
+The vanilla cell follows docs/DESIGN.md (section 6.1): a_t = W_hh h_{t-1} + W_xh x_t + b_h,
 h_t = leak*h_{t-1} + (1-leak)*f(a_t). GRU and LSTM follow torch.nn.GRUCell / LSTMCell exactly
 (same parameter names, gate order and equations) so tests can copy weights across. The state of an
 LSTM is [h; c] (size 2H), which is what the Jacobian engine differentiates.
@@ -21,6 +21,13 @@ from torch import Tensor, nn
 from rnnlab import activations
 
 GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+STATE_NAMES = {"rnn": "h", "gru": "h", "lstm": "[h; c]"}  # the state the heatmap differentiates
+
+
+def state_size(cell: str, hidden: int) -> int:
+    """n, the size of a cell's state: H, or 2H for the LSTM's [h; c]."""
+    return 2 * hidden if cell == "lstm" else hidden
+
 LSTM_FORGET_BIAS = 1.0
 """The LSTM's forget gate starts mostly open, sigmoid(1) = 0.73, as is common practice (Gers et al. 2000;
 Jozefowicz et al. 2015): with a bias of 0 the cell state is halved every step, and the LSTM preset
@@ -82,7 +89,7 @@ class RecurrentNet(nn.Module):
 
     @property
     def state_size(self) -> int:
-        return 2 * self.H if self.cell == "lstm" else self.H
+        return state_size(self.cell, self.H)
 
     def init_weights(self, init: str, rho: float, gen: torch.Generator) -> None:
         """Recurrent blocks from `init` scaled to `rho`; input weights N(0, 1/I); readout N(0, 1/H);

@@ -72,7 +72,7 @@ def gather(cfg: RunConfig) -> Evidence:
     from .train import analyse, run  # torch only when measuring
 
     init = measure.init_config(cfg)
-    a = analyse(init, max_size=measure.heatmap_size(init))
+    a = analyse(init, max_columns=measure.heatmap_size(init))
     t0 = time.perf_counter()
     r = run(cfg)
     wall = time.perf_counter() - t0

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from . import theory
+from . import budget, theory
 from .config import RunConfig
 
 INIT_KEYS = ("cell", "act", "hidden", "rho", "init", "leak", "task", "seq_len", "seed", "norm")
@@ -33,14 +33,9 @@ def init_config(cfg: RunConfig) -> RunConfig:
     return RunConfig(**{k: getattr(cfg, k) for k in INIT_KEYS})
 
 
-def state_size(cfg: RunConfig) -> int:
-    """n, the size of the state whose Jacobians the heatmap multiplies ([h; c] for lstm)."""
-    return cfg.hidden * (2 if cfg.cell == "lstm" else 1)
-
-
 def heatmap_size(cfg: RunConfig) -> int | None:
-    """max_size for jacobian.heatmap: None (every column) when affordable, else the column budget."""
-    n, L = state_size(cfg), cfg.seq_total
+    """max_columns for jacobian.heatmap: None (every column) when affordable, else the column budget."""
+    n, L = budget.state_size(cfg), cfg.seq_total
     cols = int(HEATMAP_BUDGET / (L * n**3))
     return None if cols >= L else max(MIN_COLUMNS, cols)
 

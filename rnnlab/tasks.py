@@ -1,4 +1,4 @@
-"""The four training tasks of DESIGN.md, each from a seeded numpy generator.
+"""The four training tasks of docs/DESIGN.md (section 6.7), each from a seeded numpy generator.
 
 Every task has per-step losses on a fixed set of loss steps (`loss_steps`); the sequence loss is
 their sum over steps and batch divided by (number of loss steps * batch). Truncated BPTT reuses the

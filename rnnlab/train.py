@@ -81,7 +81,7 @@ snapshot says it is incomplete), so Stop takes effect within about a second at a
 def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable[[], bool] | None = None,
         on_snapshot: OnSnapshot | None = None, *, on_row: OnRow | None = None,
         max_columns: int | None = None, heatmaps: bool = True) -> RunResult:
-    """Train `cfg.steps` minibatches and record everything DESIGN.md lists.
+    """Train `cfg.steps` minibatches and record everything docs/DESIGN.md lists (section 8).
 
     on_update(record) is called after every optimizer update with a small dict; returning True stops
     the run (partial results kept). should_stop() is polled too (for a Stop button), also inside a
@@ -91,7 +91,7 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
     on_row(row, profile) gets every update's full metrics row and its temporal gradient profile (L,),
     so a caller can rebuild a partial result if it has to end the run from outside (ui.worker).
     max_columns, heatmaps: the snapshots' heatmaps compute at most max_columns columns k
-    (jacobian.heatmap's max_size; a server's budget, rnnlab.budget), or none (heatmaps=False).
+    (a server's budget, rnnlab.budget), or none (heatmaps=False).
     """
     t_start = time.perf_counter()
     s = setup(cfg)
@@ -113,7 +113,8 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
 
     def take(at: int, deadline: float | None = None) -> None:
         stop = should_stop if deadline is None else (lambda: time.perf_counter() > deadline)
-        snap = snapshot(model, s.probe_x, cfg.norm, heatmap=heatmaps, max_size=max_columns, should_stop=stop)
+        snap = snapshot(model, s.probe_x, cfg.norm, heatmap=heatmaps, max_columns=max_columns,
+                        should_stop=stop)
         snaps.append((at, snap))
         if on_snapshot is not None:
             on_snapshot(at, snap)

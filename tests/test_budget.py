@@ -70,7 +70,7 @@ def test_the_memory_estimate_covers_what_a_heatmap_takes(settings):
         "from rnnlab import RunConfig, analyse, budget\n"
         f"cfg = RunConfig.from_dict({settings!r}); p = budget.plan_view(cfg)\n"
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "analyse(cfg, max_size=p.columns)\n"
+        "analyse(cfg, max_columns=p.columns)\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "print(json.dumps([(peak - base) * 1024, budget.view_bytes(cfg, p.columns or cfg.seq_total)]))\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,

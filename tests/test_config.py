@@ -58,7 +58,7 @@ def test_caps_come_from_the_environment(monkeypatch):
     assert cfg.seq_len == 50 and "cap" in notices[0]
     assert RunConfig.from_dict({}).seq_len == 50  # the default (100) lowered to the cap
     assert RunConfig.from_lenient({})[0].seq_len == 50
-    monkeypatch.setenv("RNNLAB_MAX_HIDDEN", "100000")  # never above DESIGN.md's 512
+    monkeypatch.setenv("RNNLAB_MAX_HIDDEN", "100000")  # never above docs/DESIGN.md's 512
     assert cap("hidden") == 512
 
 

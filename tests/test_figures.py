@@ -126,7 +126,7 @@ def test_heatmap_draws_only_computed_columns_of_a_strided_map():
 
 def test_heatmap_thins_large_maps_evenly():
     hm = lower_triangle(500)
-    fig = F.jacobian_heatmap(hm, max_size=100)
+    fig = F.jacobian_heatmap(hm, max_cells=100)
     x = np.asarray(fig.data[0].x)
     assert len(x) == 100 and x[0] == 1 and x[-1] == 500
     z = z_of(fig.data[0])

@@ -276,12 +276,12 @@ def test_stride_columns_equal_full_heatmap_columns(norm, method):
     assert np.isnan(res.values[:, others]).all()
 
 
-def test_max_size_sets_stride_to_ceil():
+def test_max_columns_sets_stride_to_ceil():
     jacs = _cell_jacs("tanh", 1.0, "gaussian", 0.0, n=6, T=50)
-    res = heatmap(jacs, "rms", max_size=12)
+    res = heatmap(jacs, "rms", max_columns=12)
     assert res.stride == math.ceil(50 / 12) == 5
     assert len(res.cols) <= 12 and res.cols[0] == 1
-    assert heatmap(jacs, "rms", max_size=50).stride == 1  # T <= max_size: untouched
+    assert heatmap(jacs, "rms", max_columns=50).stride == 1  # T <= max_columns: untouched
 
 
 def test_gram_certificates_hold_their_bound():

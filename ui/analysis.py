@@ -16,6 +16,7 @@ import numpy as np
 import streamlit as st
 
 from rnnlab import RunConfig, analyse, budget, jacobian, measure, theory
+from rnnlab.cells import STATE_NAMES
 from rnnlab.snapshots import Analysis, Provenance
 
 from .runs import gate, processes, sessions
@@ -31,7 +32,7 @@ init_config, heatmap_size = measure.init_config, measure.heatmap_size
 
 def automatic(cfg: RunConfig) -> bool:
     """Whether the at-init view may be computed on every control change (or waits for a click)."""
-    return cfg.seq_total <= AUTO_MAX_LEN and measure.state_size(cfg) <= AUTO_MAX_STATE
+    return cfg.seq_total <= AUTO_MAX_LEN and budget.state_size(cfg) <= AUTO_MAX_STATE
 
 
 def key(cfg: RunConfig) -> str:
@@ -92,9 +93,9 @@ def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def _at_init(cfg_json: str, max_size: int | None) -> InitView:
+def _at_init(cfg_json: str, max_columns: int | None) -> InitView:
     cfg = RunConfig.from_dict(json.loads(cfg_json))
-    return view_of(cfg, analyse(cfg, max_size=max_size))
+    return view_of(cfg, analyse(cfg, max_columns=max_columns))
 
 
 def view_of(cfg: RunConfig, a: Analysis) -> InitView:
@@ -126,7 +127,7 @@ def _sci(x: float) -> str:
 
 def state_size(cfg: RunConfig) -> tuple[int, str]:
     """n, the size of the state the heatmap differentiates, and its name: h, or [h; c] for lstm."""
-    return (2 * cfg.hidden, "[h; c]") if cfg.cell == "lstm" else (cfg.hidden, "h")
+    return budget.state_size(cfg), STATE_NAMES[cfg.cell]
 
 
 def how_note(how: Provenance | None, n: int | None = None, state: str = "h") -> str:
@@ -198,7 +199,7 @@ class InitViewJob:
     ever replaced, never mutated."""
 
     cfg: RunConfig
-    max_size: int | None
+    max_columns: int | None
     session: str | None
     ticket: int = field(default_factory=gate.next_ticket)
     state: RunState = RunState.QUEUED
@@ -234,7 +235,7 @@ class InitViewJob:
                 self.state = RunState.STOPPED
                 return
             view = view_of(self.cfg, a)
-            _remember((self.key, self.max_size), view)
+            _remember((self.key, self.max_columns), view)
             self.result, self.state = view, RunState.DONE
         except Exception as e:  # noqa: BLE001 - shown to the person as a message
             log.exception("at-init view failed")
@@ -249,7 +250,7 @@ class InitViewJob:
         ctx = processes.mp_context()
         recv, send = ctx.Pipe(duplex=False)
         stop = ctx.Event()
-        proc = ctx.Process(target=worker.view, args=(self.cfg.to_json(), self.max_size, send, stop),
+        proc = ctx.Process(target=worker.view, args=(self.cfg.to_json(), self.max_columns, send, stop),
                            daemon=True, name=f"rnnlab-view-{self.ticket}")
         proc.start()
         send.close()
@@ -283,7 +284,7 @@ def _remember(k: tuple[str, int | None], view: InitView) -> None:
         _DONE.pop(next(iter(_DONE)))
 
 
-def _start_job(cfg: RunConfig, max_size: int | None) -> None:
+def _start_job(cfg: RunConfig, max_columns: int | None) -> None:
     jobs: dict[str, InitViewJob] = st.session_state.setdefault(_JOBS, {})
     old = jobs.pop(key(cfg), None)
     if old is not None:
@@ -291,7 +292,7 @@ def _start_job(cfg: RunConfig, max_size: int | None) -> None:
     running = [k for k, j in jobs.items() if j.active]
     for k in running[: max(0, len(running) - MAX_JOBS + 1)]:  # keep at most MAX_JOBS at once
         jobs.pop(k).stop()
-    jobs[key(cfg)] = InitViewJob(init_config(cfg), max_size, sessions.session_id()).start()
+    jobs[key(cfg)] = InitViewJob(init_config(cfg), max_columns, sessions.session_id()).start()
 
 
 def _stop_job(k: str) -> None:
@@ -320,12 +321,12 @@ def init_view(cfg: RunConfig, where: str, label: str = "This network") -> InitVi
     if done is not None:
         return done
     job = st.session_state.get(_JOBS, {}).get(key(c))
-    if job is not None and job.state == RunState.DONE and job.max_size == plan.columns:
+    if job is not None and job.state == RunState.DONE and job.max_columns == plan.columns:
         return job.result
     if job is not None and job.active:
         _progress(key(c), where)
         return None
-    n = measure.state_size(c)
+    n = budget.state_size(c)
     st.info(f"{label} is large for an instant view (sequence length {c.seq_total}, state size {n}): its "
             f"Jacobian products are about {plan.gflop:,.0f} GFLOP of work and {plan.mb:,.0f} MB of memory, "
             f"computed in the background on this server. Views up to length {AUTO_MAX_LEN} and state size "

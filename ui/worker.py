@@ -8,7 +8,7 @@ then ("result", RunResult) or ("error", a line for a person). Everything needed 
 sent as it is made, so the server may end this process when a Stop is not honoured within a second
 or its session ends, and still keep what was recorded (ui.runner).
 
-`view(cfg_json, max_size, conn, stop)` computes `rnnlab.analyse` for a view too large to redraw on
+`view(cfg_json, max_columns, conn, stop)` computes `rnnlab.analyse` for a view too large to redraw on
 every control change, sending ("progress", fraction) and then ("result", analysis dict).
 
 `stop` (a multiprocessing Event) ends either early. Running in their own processes, they never
@@ -75,7 +75,7 @@ def _report(conn, e: Exception) -> None:
     conn.send(("error", message(e)))
 
 
-def view(cfg_json: str, max_size: int | None, conn, stop) -> None:
+def view(cfg_json: str, max_columns: int | None, conn, stop) -> None:
     from rnnlab import RunConfig, analyse
     from rnnlab.runtime import use_torch_threads
 
@@ -89,7 +89,7 @@ def view(cfg_json: str, max_size: int | None, conn, stop) -> None:
             conn.send(("progress", fraction))
 
     try:
-        a = analyse(RunConfig.from_dict(json.loads(cfg_json)), max_size=max_size, progress=progress,
+        a = analyse(RunConfig.from_dict(json.loads(cfg_json)), max_columns=max_columns, progress=progress,
                     should_stop=stop.is_set)
         conn.send(("result", a))
     except Exception as e:  # noqa: BLE001 - reported to the app, which explains it

@@ -1,6 +1,6 @@
 """Exact all-pairs Jacobian norms: the heatmap of log10 ||dh_t/dh_k||.
 
-Definitions (DESIGN.md): J_t = dh_t/dh_{t-1}; for 1 <= k <= t <= T the heatmap holds
+Definitions (docs/DESIGN.md, section 6.3-6.4): J_t = dh_t/dh_{t-1}; for 1 <= k <= t <= T the heatmap holds
 ``hm[t-1, k-1] = log10 ||J_t J_{t-1} ... J_{k+1}||`` (identity on the diagonal, so 0.0 there),
 NaN above the diagonal and -inf only where the product is exactly zero. Norms: ``spectral``
 (largest singular value) and ``rms`` (Frobenius norm / sqrt(n), n the state size: H, or 2H for

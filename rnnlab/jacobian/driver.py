@@ -1,6 +1,6 @@
 """The heatmap: log10 ||J_t ... J_{k+1}|| for every pair k <= t, one engine measuring the norms.
 
-The driver validates the input, picks the columns (stride, max_size), advances the stack of
+The driver validates the input, picks the columns (stride, max_columns), advances the stack of
 products one step at a time (products.py), asks the engine for the norms of the blocks, adds the
 float64 log scales, and keeps the blocks in range. Cancellation (should_stop) and progress are
 checked once per step.
@@ -69,7 +69,7 @@ def heatmap(
     jacs: Tensor,
     norm: str = "spectral",
     stride: int = 1,
-    max_size: int | None = None,
+    max_columns: int | None = None,
     progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     device=None,
@@ -79,8 +79,8 @@ def heatmap(
 ) -> HeatmapResult:
     """All-pairs log10 ||J_t ... J_{k+1}|| for jacs (T, n, n) with jacs[t-1] = J_t.
 
-    stride s computes columns k = 1, 1+s, 1+2s, ... (every row t); if ``max_size`` is given and
-    T > max_size, the stride becomes max(stride, ceil(T / max_size)), so at most max_size columns.
+    stride s computes columns k = 1, 1+s, 1+2s, ... (every row t); if ``max_columns`` is given and
+    T > max_columns, the stride becomes max(stride, ceil(T / max_columns)), so at most max_columns columns.
     ``progress(fraction)`` is called about every 1 % of the work and with 1.0 at the end;
     ``should_stop()`` is polled every step and returning True ends the run early with
     ``complete=False`` (rows done so far are filled). ``device`` None (jacs' device), "cpu" or
@@ -95,7 +95,7 @@ def heatmap(
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
     T, n = _check_jacs(jacs)
     cls = engine_class(norm, method, n)
-    stride = _resolve_stride(T, stride, max_size)
+    stride = _resolve_stride(T, stride, max_columns)
     dev = _resolve_device(device, jacs)
     cols = np.arange(1, T + 1, stride, dtype=np.int64)  # (C,) 1-based k
     jn, cum = normalised_steps(jacs, dtype, dev)  # (T, n, n) Jn_t^T, (T+1,) C_t
@@ -156,15 +156,15 @@ def _check_jacs(jacs: Tensor) -> tuple[int, int]:
     return jacs.shape[0], jacs.shape[1]
 
 
-def _resolve_stride(T: int, stride: int, max_size: int | None) -> int:
-    """stride, raised to ceil(T / max_size) when T > max_size (so at most max_size columns)."""
+def _resolve_stride(T: int, stride: int, max_columns: int | None) -> int:
+    """stride, raised to ceil(T / max_columns) when T > max_columns (so at most max_columns columns)."""
     if int(stride) != stride or stride < 1:
         raise ValueError(f"stride must be an integer >= 1, got {stride}")
-    if max_size is not None:
-        if int(max_size) != max_size or max_size < 1:
-            raise ValueError(f"max_size must be an integer >= 1 or None, got {max_size}")
-        if T > max_size:
-            stride = max(int(stride), math.ceil(T / max_size))
+    if max_columns is not None:
+        if int(max_columns) != max_columns or max_columns < 1:
+            raise ValueError(f"max_columns must be an integer >= 1 or None, got {max_columns}")
+        if T > max_columns:
+            stride = max(int(stride), math.ceil(T / max_columns))
     return int(stride)
 
 

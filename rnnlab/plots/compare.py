@@ -151,11 +151,11 @@ def shared_range(hm_a: np.ndarray, hm_b: np.ndarray, mode: str = "fixed") -> tup
 
 
 def difference_heatmap(hm_a: np.ndarray, hm_b: np.ndarray, *, title: str | None = None,
-                       max_size: int = 160, height: int = 460) -> go.Figure:
+                       max_cells: int = 160, height: int = 460) -> go.Figure:
     """Heatmap of `difference(hm_a, hm_b)` (trace 0) on a diverging scale centred at 0, symmetric,
     at least one decade each way; colour-bar ticks read as ratios ("×10²")."""
     d = difference(hm_a, hm_b)
-    idx = display_index(np.where(np.isnan(hm_a) & np.isnan(hm_b), np.nan, 0.0), max_size)
+    idx = display_index(np.where(np.isnan(hm_a) & np.isnan(hm_b), np.nan, 0.0), max_cells)
     sub = d[np.ix_(idx, idx)]
     steps = idx + 1
     fin = sub[np.isfinite(sub)]

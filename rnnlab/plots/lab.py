@@ -52,7 +52,7 @@ HOVER_ZERO = ("t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>ex
 
 def jacobian_heatmap(hm: np.ndarray, *, norm: str = "spectral", tbptt: int = 0,
                      color_range: str | tuple[float, float] = "fixed", title: str | None = None,
-                     max_size: int = MAX_CELLS, height: int = 460) -> go.Figure:
+                     max_cells: int = MAX_CELLS, height: int = 460) -> go.Figure:
     """Heatmap of log10 ||dh_t/dh_k|| (hm[t-1, k-1]; NaN above the diagonal or not computed).
 
     Traces: [0] the finite values on the diverging scale (-inf cells NaN there), [1] the exactly
@@ -63,7 +63,7 @@ def jacobian_heatmap(hm: np.ndarray, *, norm: str = "spectral", tbptt: int = 0,
     if hm.ndim != 2 or hm.shape[0] != hm.shape[1]:
         raise ValueError(f"heatmap must be square (L, L), got shape {hm.shape}")
     L = hm.shape[0]
-    idx = display_index(hm, max_size)
+    idx = display_index(hm, max_cells)
     sub = hm[np.ix_(idx, idx)]  # (n, n)
     steps = idx + 1  # 1-based t (rows) and k (columns)
     zeros = np.where(sub == -np.inf, 1.0, np.nan)

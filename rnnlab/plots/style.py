@@ -192,16 +192,16 @@ def colour_range(values: np.ndarray, mode: str | tuple[float, float] = "fixed") 
 
 
 
-def display_index(hm: np.ndarray, max_size: int = MAX_CELLS) -> np.ndarray:
+def display_index(hm: np.ndarray, max_cells: int = MAX_CELLS) -> np.ndarray:
     """0-based indices of the steps to draw: the computed columns (a strided heatmap has all-NaN
-    columns), thinned evenly to at most max_size. Rows use the same indices, so the diagonal stays."""
+    columns), thinned evenly to at most max_cells. Rows use the same indices, so the diagonal stays."""
     hm = np.asarray(hm, dtype=float)
     L = hm.shape[1]
     computed = np.flatnonzero(~np.all(np.isnan(hm), axis=0))
     if computed.size == 0:
         computed = np.arange(L)
-    if computed.size > max_size:
-        keep = np.unique(np.round(np.linspace(0, computed.size - 1, max_size)).astype(int))
+    if computed.size > max_cells:
+        keep = np.unique(np.round(np.linspace(0, computed.size - 1, max_cells)).astype(int))
         computed = computed[keep]
     return computed
 

@@ -12,7 +12,8 @@ __version__ = "0.1.0"
 
 from .config import ConfigError, RunConfig  # noqa: E402
 from .presets import PRESETS, preset_config  # noqa: E402
-from .results import RunResult, load_run  # noqa: E402
+from .reading import load_run  # noqa: E402
+from .results import RunResult  # noqa: E402
 from .train import analyse, run  # noqa: E402
 
 __all__ = ["ConfigError", "RunConfig", "RunResult", "run", "analyse", "load_run", "PRESETS",

@@ -1,7 +1,7 @@
 """The Compare page's history of runs (ui/history.py) in AppTest: refused uploads, the byte budget, and
 run directories opened by name only.
 
-Oracles: the messages rnnlab.results raises for the same files, and RunResult.nbytes for the budget.
+Oracles: the messages rnnlab.reading raises for the same files, and RunResult.nbytes for the budget.
 """
 
 from __future__ import annotations

@@ -505,7 +505,7 @@ def test_error_messages_keep_our_words_and_drop_the_systems():
     import io
     import zipfile
 
-    from rnnlab.results import ExportError, load_zip
+    from rnnlab.reading import ExportError, load_zip
     from ui.errors import message
 
     buf = io.BytesIO()

@@ -30,7 +30,9 @@ import pytest
 from numpy.lib import format as npy
 
 from rnnlab import RunConfig, run
-from rnnlab.results import ExportError, Limits, RunResult, from_files, load_run, load_zip, validate
+from rnnlab.reading import ExportError, from_files, load_run, load_zip
+from rnnlab.results import RunResult
+from rnnlab.schema import Limits, validate
 
 ROOT = Path(__file__).resolve().parents[1]
 TINY = dict(seq_len=20, hidden=8, steps=4, batch=4, snapshots=3)  # S = 3 snapshots, L = 20, U = 4
@@ -296,7 +298,7 @@ def test_bombs_do_not_raise_the_peak_resident_memory_of_a_fresh_process(good, ze
     script = f"""
 import resource
 from pathlib import Path
-from rnnlab.results import ExportError, load_zip
+from rnnlab.reading import ExportError, load_zip
 datas = [f.read_bytes() for f in sorted(Path({str(tmp_path)!r}).glob("*.zip"))]
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 outcome = []

@@ -7,7 +7,7 @@ named by RNNLAB_RUNS_DIR) join the same list.
 
 A class server holds thirty such sessions, so the list is bounded twice: MAX_ENTRIES runs, and
 RNNLAB_SESSION_RUNS_MB of memory; past either, the oldest runs are closed with a notice. An export
-that is refused (rnnlab.results checks it before it costs memory) adds nothing and says why.
+that is refused (rnnlab.reading checks it before it costs memory) adds nothing and says why.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from pathlib import Path
 import streamlit as st
 
 from rnnlab import RunResult
-from rnnlab.results import RUN_FILES, ExportError, load_run, load_zip, validate
+from rnnlab.reading import ExportError, load_run, load_zip
+from rnnlab.results import RUN_FILES
 from rnnlab.safezip import mib
+from rnnlab.schema import validate
 
 from .names import SLOT_SOURCES
 
@@ -50,7 +52,7 @@ class Entry:
     result: RunResult
     when: float
     nbytes: int = 0  # memory the run takes (RunResult.nbytes), counted against the session's budget
-    problem: str = ""  # why the run cannot be shown ("" when it can): rnnlab.results.validate's message
+    problem: str = ""  # why the run cannot be shown ("" when it can): rnnlab.schema.validate's message
 
     @property
     def label(self) -> str:
@@ -91,7 +93,7 @@ def record(entry_id: str, source: str, name: str, result: RunResult) -> Entry:
 
 def problem(result: RunResult) -> str:
     """A run that breaks the export schema cannot be drawn: say why instead (never expected for
-    runs trained here or opened through rnnlab.results, which refuse such runs)."""
+    runs trained here or opened through rnnlab.reading, which refuse such runs)."""
     try:
         validate(result)
     except ExportError as e:

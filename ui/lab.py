@@ -267,4 +267,4 @@ def downloads(res) -> None:
                             mime=mime[name], on_click="ignore", icon=":material/download:",
                             key=f"lab.dl.{name}", width="stretch")
     st.caption("Each chart saves as PNG from its toolbar (camera icon). The zip also holds summary.json; "
-               "`rnnlab.results.load_zip` reads it back.")
+               "`rnnlab.reading.load_zip` reads it back.")

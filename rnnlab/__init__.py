@@ -10,11 +10,19 @@ Usable from a notebook or the command line with no Streamlit installed (and no p
 
 __version__ = "0.1.0"
 
-from .config import ConfigError, RunConfig  # noqa: E402
-from .presets import PRESETS, preset_config  # noqa: E402
-from .reading import load_run  # noqa: E402
-from .results import RunResult  # noqa: E402
-from .train import analyse, run  # noqa: E402
+from .config import ConfigError, RunConfig
+from .presets import PRESETS, preset_config
+from .reading import load_run
+from .results import RunResult
+from .train import analyse, run
 
-__all__ = ["ConfigError", "RunConfig", "RunResult", "run", "analyse", "load_run", "PRESETS",
-           "preset_config"]
+__all__ = [
+           "PRESETS",
+           "ConfigError",
+           "RunConfig",
+           "RunResult",
+           "analyse",
+           "load_run",
+           "preset_config",
+           "run",
+]

@@ -59,5 +59,5 @@ def final_numbers(metrics: pd.DataFrame, summary: dict[str, Any] | None) -> dict
         "max gradient norm": float(np.nanmax(gn)) if np.isfinite(gn).any() else None,
         "final ρ(W_hh)": float(rho[-1]) if rho.size else None,
         "clipped updates": int(pd.to_numeric(m["clipped"]).sum()) if len(m) and "clipped" in m else None,
-        "updates": int(len(m)),
+        "updates": len(m),
     }

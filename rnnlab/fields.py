@@ -112,7 +112,7 @@ def shorten(raw: Any, limit: int = ECHO_MAX) -> str:
         return text if len(raw) <= limit and len(text) <= limit + 2 else text[:limit + 1] + "…" + text[0]
     try:
         text = repr(raw)
-    except Exception:  # noqa: BLE001 - an object whose repr fails is named by its type
+    except Exception:
         text = f"<{type(raw).__name__}>"
     return text if len(text) <= limit else text[:limit] + "…"
 
@@ -219,7 +219,7 @@ def _text(raw: Any, bad: ConfigError) -> str:
     digits raises ValueError)."""
     try:
         return str(raw).strip().lower()
-    except Exception:  # noqa: BLE001 - any value without a text form is simply not valid
+    except Exception:
         raise bad from None
 
 

@@ -182,7 +182,7 @@ def _snapshots(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> int:
 
 def _updates(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> int:
     U, most = arrays["grad_time"].shape[0], max_updates(cfg)
-    if U > most:
+    if most < U:
         raise ExportError(
             NPZ,
             "grad_time",

@@ -84,7 +84,7 @@ class Adding(Task):
         values = rng.random((T, batch))
         half = max(T // 2, 1)
         first = rng.integers(0, half, batch)
-        second = rng.integers(half, T, batch) if T > half else np.full(batch, T - 1)
+        second = rng.integers(half, T, batch) if half < T else np.full(batch, T - 1)
         second = np.where(second == first, (first + 1) % T, second)
         marks = np.zeros((T, batch))
         marks[first, np.arange(batch)] = 1

@@ -177,7 +177,7 @@ def snapshot_schedule(steps: int, n: int) -> list[int]:
     """n evenly spaced steps from 0 to `steps` (both included), without repeats."""
     if steps == 0 or n == 1:
         return [0] if n == 1 or steps == 0 else [0, steps]
-    return sorted({int(round(x)) for x in np.linspace(0, steps, n)})
+    return sorted({round(float(x)) for x in np.linspace(0, steps, n)})
 
 
 def progress_record(r: dict[str, Any], cfg: RunConfig) -> dict[str, Any]:

@@ -34,7 +34,7 @@ def _loss(out, target):  # a loss term at every step, so every position has a di
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("with_s0", [False, True])
-@pytest.mark.parametrize("dtype,tol", [(torch.float32, dict(rtol=2e-5, atol=2e-6)),
+@pytest.mark.parametrize(("dtype", "tol"), [(torch.float32, dict(rtol=2e-5, atol=2e-6)),
                                        (torch.float64, dict(rtol=1e-12, atol=1e-12))])
 def test_gated_bptt_equals_autograd(cell, with_s0, dtype, tol):
     gen = torch.Generator().manual_seed(1)
@@ -124,7 +124,7 @@ def test_chunk_from_a_nonzero_state_equals_autograd(cell, task):
         torch.testing.assert_close(grads["fast"][n], g, rtol=2e-5, atol=1e-7, msg=lambda m, n=n: f"{n}: {m}")
 
 
-@pytest.mark.parametrize("cell,extra", [
+@pytest.mark.parametrize(("cell", "extra"), [
     ("gru", {}),
     ("lstm", {}),
     ("gru", {"tbptt": 7, "task": "sine", "l2": 0.01, "clip": 0.05}),

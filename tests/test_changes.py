@@ -51,7 +51,7 @@ _ITEM = st_.one_of(st_.text(max_size=30), st_.builds(
 @given(st_.lists(_ITEM, max_size=6).map(",".join))
 def test_b_parser_never_raises_and_echoes_values_short(text):
     a = RunConfig(seq_len=12, hidden=6)
-    b, spec, notices = a.with_changes(text)
+    b, _spec, notices = a.with_changes(text)
     assert RunConfig.from_dict(b.as_dict()) == b
     assert all(len(n) <= 320 for n in notices), notices
     assert split_changes(text)[1] == [n for n in notices if not n.startswith("B: ")]

@@ -63,7 +63,7 @@ def test_cli_presets_lists_every_preset():
         assert name in p.stdout
 
 
-@pytest.mark.parametrize("args,key", [
+@pytest.mark.parametrize(("args", "key"), [
     (["run", "--set", "hidden=abc"], "hidden"),
     (["run", "--set", "rho=-1"], "rho"),
     (["run", "--set", "act=gelu"], "act"),
@@ -97,7 +97,7 @@ def test_cli_diverging_run_reports_instead_of_crashing(tmp_path):
     assert summary["verdict"]["kind"] == "diverged" and summary["verdict"]["stage"] == "forward"
 
 
-@pytest.mark.parametrize("item,key", [
+@pytest.mark.parametrize(("item", "key"), [
     ("seed=" + "9" * 309, "seed"),
     ("hidden=" + "9" * 5000, "hidden"),
     ("steps=-" + "9" * 400, "steps"),

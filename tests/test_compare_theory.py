@@ -65,7 +65,7 @@ def no_errors(at) -> None:
 
 # ---- B's changes in links -------------------------------------------------------------------------
 
-@pytest.mark.parametrize("label,without,with_", REMEDIES)
+@pytest.mark.parametrize(("label", "without", "with_"), REMEDIES)
 def test_remedy_link_makes_b_the_preset_with_the_remedy(label, without, with_):
     params = link.remedy_params(without, with_)
     a = preset_config(without)

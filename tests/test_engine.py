@@ -53,7 +53,7 @@ def _run_cells(model, x, step_ref):
     return ours, torch.stack(ref)
 
 
-@pytest.mark.parametrize("act,nonlin", [("tanh", "tanh"), ("relu", "relu")])
+@pytest.mark.parametrize(("act", "nonlin"), [("tanh", "tanh"), ("relu", "relu")])
 def test_vanilla_cell_matches_torch_rnncell(act, nonlin):
     model = RecurrentNet("rnn", act, 16, 3, 2)
     model.init_weights("gaussian", 0.9, torch.Generator().manual_seed(1))
@@ -174,7 +174,7 @@ def _params_with_grads(scale):
     return ps
 
 
-@pytest.mark.parametrize("scale,c", [(10.0, 1.0), (0.01, 1.0), (3.0, 2.5)])
+@pytest.mark.parametrize(("scale", "c"), [(10.0, 1.0), (0.01, 1.0), (3.0, 2.5)])
 def test_norm_clipping_keeps_direction_and_caps_norm(scale, c):
     ps = _params_with_grads(scale)
     g0 = torch.cat([p.grad.flatten() for p in ps]).clone()

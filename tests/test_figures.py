@@ -30,7 +30,7 @@ def z_of(trace):
 
 # ---- helpers -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("e, text", [(0, "1"), (1, "10"), (2, "10²"), (-3, "10⁻³"), (-12, "10⁻¹²"),
+@pytest.mark.parametrize(("e", "text"), [(0, "1"), (1, "10"), (2, "10²"), (-3, "10⁻³"), (-12, "10⁻¹²"),
                                      (30, "10³⁰")])
 def test_pow10_text(e, text):
     assert S.pow10_text(e) == text
@@ -44,7 +44,7 @@ def test_log_ticks_are_integer_powers_covering_the_range():
     assert vals == list(range(-40, 41, 10))
 
 
-@pytest.mark.parametrize("z, text", [(math.log10(3.2e-4), "3.2e-4"), (0.0, "1"), (math.log10(250), "250"),
+@pytest.mark.parametrize(("z", "text"), [(math.log10(3.2e-4), "3.2e-4"), (0.0, "1"), (math.log10(250), "250"),
                                      (400.3, "2e400"), (-math.inf, "0"), (math.nan, "n/a")])
 def test_fmt_pow10_reads_the_log_without_overflow(z, text):
     assert S.fmt_pow10(z) == text
@@ -103,7 +103,7 @@ def test_heatmap_colour_bar_ticks_are_powers_of_ten():
     assert auto.zmid == 0
 
 
-@pytest.mark.parametrize("L, window, cuts", [(50, 20, [20, 40]), (50, 10, [10, 20, 30, 40]), (50, 0, []),
+@pytest.mark.parametrize(("L", "window", "cuts"), [(50, 20, [20, 40]), (50, 10, [10, 20, 30, 40]), (50, 0, []),
                                              (50, 50, []), (7, 3, [3, 6])])
 def test_heatmap_tbptt_lines_at_chunk_boundaries(L, window, cuts):
     fig = F.jacobian_heatmap(lower_triangle(L), tbptt=window)
@@ -180,9 +180,9 @@ def metrics_frame():
 def test_loss_figure_has_the_losses_the_baseline_and_the_final_eval():
     fig = F.loss_figure(per_step(metrics_frame()), baseline=1 / 6, final_loss=0.25, steps=3)
     np.testing.assert_allclose(fig.data[0].y, [1.5, 1.2, 0.9])
-    base = [t for t in fig.data if t.name.startswith("baseline")][0]
+    base = next(t for t in fig.data if t.name.startswith("baseline"))
     np.testing.assert_allclose(base.y, [1 / 6, 1 / 6])
-    final = [t for t in fig.data if t.name.startswith("final eval")][0]
+    final = next(t for t in fig.data if t.name.startswith("final eval"))
     assert list(final.x) == [3] and list(final.y) == [0.25]
 
 
@@ -199,7 +199,7 @@ def test_grad_norm_figure_before_after_clipped_and_threshold():
     np.testing.assert_allclose(before.y, [0.5, 3.0, 0.7, 4.0, np.nan, 0.2])  # inf cannot sit on a log axis
     np.testing.assert_allclose(after.y, [0.5, 1.0, 0.7, 1.0, np.nan, 0.2])
     assert list(marks.x) == [1, 3] and list(marks.y) == [3.0, 4.0]
-    threshold = [t for t in fig.data if t.name.startswith("clip threshold")][0]
+    threshold = next(t for t in fig.data if t.name.startswith("clip threshold"))
     assert list(threshold.y) == [1.0, 1.0]
     assert fig.layout.yaxis.type == "log"
     assert not [t for t in F.grad_norm_figure(m, clip=0).data if t.name.startswith("clip threshold")]
@@ -266,7 +266,7 @@ def test_short_curves_draw_markers_so_a_lone_point_is_visible():
     assert F.loss_figure(long).data[0].mode == "lines"
 
 
-@pytest.mark.parametrize("L, window", [(50, 20), (50, 10), (50, 0), (50, 50), (7, 3), (1, 1), (9, 8)])
+@pytest.mark.parametrize(("L", "window"), [(50, 20), (50, 10), (50, 0), (50, 50), (7, 3), (1, 1), (9, 8)])
 def test_chunk_lines_follow_the_training_rule(L, window):
     from rnnlab.train import chunks
 

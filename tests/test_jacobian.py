@@ -1,5 +1,6 @@
 """rnnlab.jacobian against independent oracles: closed forms, the float64 SVD reference, autograd."""
 
+import itertools
 import math
 
 import numpy as np
@@ -87,7 +88,7 @@ def test_rho_5_at_t_1000_far_beyond_float_range(norm):
     assert abs(hm[999, 500] - 499 * math.log10(5.0)) <= 1e-6 * expected
 
 
-@pytest.mark.parametrize("norm,T", [("rms", 1000), ("spectral", 300)])
+@pytest.mark.parametrize(("norm", "T"), [("rms", 1000), ("spectral", 300)])
 def test_contracting_cell_is_large_negative_never_minus_inf(norm, T):
     n = 6
     q = _orthogonal(n, torch.Generator().manual_seed(3))
@@ -109,7 +110,7 @@ def test_diagonal_exactly_zero_and_upper_triangle_nan():
 # ----------------------------------------------------------------------------- float64 reference
 
 
-@pytest.mark.parametrize("norm,method", NORM_METHODS)
+@pytest.mark.parametrize(("norm", "method"), NORM_METHODS)
 @pytest.mark.parametrize("act", ACTIVATIONS)
 def test_matches_float64_reference(act, norm, method):
     for init in ("gaussian", "orthogonal"):
@@ -124,7 +125,7 @@ def test_matches_float64_reference(act, norm, method):
 
 
 @pytest.mark.parametrize(
-    "act,init,leak", [("tanh", "gaussian", 0.0), ("sigmoid", "orthogonal", 0.3), ("relu", "gaussian", 0.0)]
+    ("act", "init", "leak"), [("tanh", "gaussian", 0.0), ("sigmoid", "orthogonal", 0.3), ("relu", "gaussian", 0.0)]
 )
 def test_matches_reference_wider_than_the_krylov_space(act, init, leak):
     # n = 40 > the refinement's Krylov dimension: the warm-started tracking itself is tested
@@ -169,7 +170,7 @@ def test_exactly_degenerate_spectrum_with_saturation(method):
 
 
 @pytest.mark.parametrize(
-    "act,scale,seed", [("sigmoid", 0.5, 0), ("sigmoid", 1.0, 0), ("tanh", 0.5, 0), ("sigmoid", 0.5, 2)]
+    ("act", "scale", "seed"), [("sigmoid", 0.5, 0), ("sigmoid", 1.0, 0), ("tanh", 0.5, 0), ("sigmoid", 0.5, 2)]
 )
 def test_flat_top_at_the_default_hidden_size(act, scale, seed):  # the tracking engine's hard case
     # orthogonal W and small preactivations: J_t = diag(f'(a_t)) Q with f' nearly constant, so the
@@ -265,7 +266,7 @@ def test_state_map_jacobians_match_autograd(kind):
 # ----------------------------------------------------------------------------- stride, progress, stop
 
 
-@pytest.mark.parametrize("norm,method", NORM_METHODS)
+@pytest.mark.parametrize(("norm", "method"), NORM_METHODS)
 def test_stride_columns_equal_full_heatmap_columns(norm, method):
     jacs = _cell_jacs("tanh", 1.2, "gaussian", 0.1, n=12, T=47)
     full = heatmap(jacs, norm, method=method).values
@@ -363,7 +364,7 @@ def test_progress_increases_to_one():
     seen = []
     res = heatmap(_cell_jacs("tanh", 1.0, "gaussian", 0.0, n=6, T=60), "rms", progress=seen.append)
     assert res.complete and seen[-1] == 1.0
-    assert all(b >= a for a, b in zip(seen, seen[1:])) and len(seen) > 5
+    assert all(b >= a for a, b in itertools.pairwise(seen)) and len(seen) > 5
 
 
 def test_heatmap_values_is_the_values():

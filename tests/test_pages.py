@@ -148,7 +148,7 @@ def test_preset_and_overrides_from_the_url_set_the_controls():
     assert not at.warning
 
 
-@pytest.mark.parametrize("params, notes, expect", [
+@pytest.mark.parametrize(("params", "notes", "expect"), [
     ({"seq_len": "abc"}, ["seq_len", "'abc'"], {"seq_len": 100}),
     ({"seq_len": "-5"}, ["seq_len", "out of range"], {"seq_len": 100}),
     ({"hidden": "1e9", "seq_len": "20"}, ["hidden", "cap"], {"hidden": 100}),  # cap lowered below
@@ -469,7 +469,7 @@ def test_markdown_in_a_link_is_shown_as_text():
     assert "](" not in text.replace("\\](", "") and "\\!\\[x\\]\\(http" in text and "\\<img" in text
 
 
-@pytest.mark.parametrize("raw, shown", [
+@pytest.mark.parametrize(("raw", "shown"), [
     ("![x](http://e.example/a.png)", "\\!\\[x\\]\\(http\\:\u2060//e.example/a.png\\)"),
     ("[a](b) <c> *d* _e_ `f` # | ~g~ $h$ &amp;", "\\[a\\]\\(b\\) \\<c\\> \\*d\\* \\_e\\_ \\`f\\` \\# \\| "
                                                "\\~g\\~ \\$h\\$ \\&amp;"),
@@ -514,7 +514,7 @@ def test_error_messages_keep_our_words_and_drop_the_systems():
         load_zip(buf.getvalue())
     assert message(ours.value).startswith("zip: not a run export")
     with pytest.raises(FileNotFoundError) as system:
-        open("/nonexistent/rnnlab/path")
+        open("/nonexistent/rnnlab/path")  # noqa: SIM115 - it must fail to open
     with pytest.raises(ZeroDivisionError) as bug:
         _ = 1 / 0
     for e in (system.value, bug.value):

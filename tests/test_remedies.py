@@ -14,7 +14,7 @@ from rnnlab.update import omega_term
 SMALL = dict(hidden=8, seq_len=15, batch=4, snapshots=2)
 
 
-@pytest.mark.parametrize("key,expected", [
+@pytest.mark.parametrize(("key", "expected"), [
     ("l2", lambda W, c: 2 * c * W),
     ("l1", lambda W, c: c * np.sign(W)),
 ])

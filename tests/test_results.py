@@ -365,7 +365,7 @@ def test_summary_that_is_a_list_is_refused(good):
 
 
 @pytest.mark.parametrize(
-    "key,value,allowed",
+    ("key", "value", "allowed"),
     [
         ("final_loss", "0.3", "a number or null"),
         ("baseline_loss", "abc", "a positive number or null"),

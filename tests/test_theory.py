@@ -136,7 +136,7 @@ def _simulated_slope(act, g, s2, leak=0.0, H=256, T=300, burn=100, seeds=3):
     return float(np.mean(rates)), float(np.mean(qs))
 
 
-@pytest.mark.parametrize("g,s2", [(1.5, 0.5), (0.8, 1.0), (2.5, 0.2)])
+@pytest.mark.parametrize(("g", "s2"), [(1.5, 0.5), (0.8, 1.0), (2.5, 0.2)])
 def test_mean_field_predicts_a_simulated_tanh_network(g, s2):
     measured, q = _simulated_slope("tanh", g, s2)
     assert mean_field("tanh", g, s2).slope_ln == pytest.approx(measured, abs=0.05)
@@ -144,7 +144,7 @@ def test_mean_field_predicts_a_simulated_tanh_network(g, s2):
 
 
 @pytest.mark.parametrize(
-    "act,g,s2,leak", [("tanh", 1.5, 0.5, 0.5), ("tanh", 1.0, 0.5, 0.7), ("relu", 1.0, 0.5, 0.5)]
+    ("act", "g", "s2", "leak"), [("tanh", 1.5, 0.5, 0.5), ("tanh", 1.0, 0.5, 0.7), ("relu", 1.0, 0.5, 0.5)]
 )
 def test_leaky_mean_field_predicts_a_simulated_network(act, g, s2, leak):
     measured, q = _simulated_slope(act, g, s2, leak)
@@ -251,7 +251,7 @@ def test_eig_powers_matches_direct_powers():
 
 
 def _loop_loss(w, b, T=50, x0=0.5, target=0.7):
-    sig = lambda x: 1.0 / (1.0 + math.exp(-x))  # noqa: E731
+    sig = lambda x: 1.0 / (1.0 + math.exp(-x))
     x = x0
     for _ in range(T):
         x = w * sig(x) + b
@@ -267,7 +267,7 @@ def test_cliff_loss_matches_a_plain_loop():
     assert cliff_loss(3.0, -1.0, T=7) == pytest.approx(_loop_loss(3.0, -1.0, T=7), rel=1e-12)
 
 
-@pytest.mark.parametrize("w,b", [(4.5, -2.75), (3.0, -1.0), (-1.0, 2.0), (5.5, -3.0)])
+@pytest.mark.parametrize(("w", "b"), [(4.5, -2.75), (3.0, -1.0), (-1.0, 2.0), (5.5, -3.0)])
 def test_cliff_grad_matches_central_differences(w, b):
     eps = 1e-6
     fd_w = (_loop_loss(w + eps, b) - _loop_loss(w - eps, b)) / (2 * eps)
@@ -316,6 +316,6 @@ OLD_NAMES = ["CLIFF_DEFAULTS", "CliffPath", "MeanField", "REGIME_TOL", "UNIT_TOL
 def test_the_package_keeps_every_name_of_the_old_module():
     import rnnlab.theory as T
 
-    for name in OLD_NAMES + ["lag_share", "clip_vectors", "angle_deg", "cliff_grid"]:
+    for name in [*OLD_NAMES, "lag_share", "clip_vectors", "angle_deg", "cliff_grid"]:
         assert getattr(T, name) is not None, name
     assert T.mean_field("linear", 0.5).slope_ln == pytest.approx(math.log(0.5))

@@ -11,7 +11,7 @@ BASE = {"baseline_loss": 0.2, "updates": 10, "diverged_at": None, "nonfinite": N
         "steps_done": 10}
 
 
-@pytest.mark.parametrize("final, kind", [
+@pytest.mark.parametrize(("final", "kind"), [
     (0.02, LEARNED), (0.2 * (1 - LEARN_MARGIN) - 1e-9, LEARNED),
     (0.2 * (1 - LEARN_MARGIN) + 1e-9, NOT_LEARNED),
     (0.2, NOT_LEARNED), (0.2 * (1 + LEARN_MARGIN), NOT_LEARNED), (0.2 * (1 + LEARN_MARGIN) + 1e-9, WORSE),
@@ -29,7 +29,7 @@ def test_no_update_is_not_trained_and_a_stop_is_said():
     assert v.kind == LEARNED and v.headline.startswith("Stopped at step 7.")
 
 
-@pytest.mark.parametrize("nonfinite, step, stage, advice", [
+@pytest.mark.parametrize(("nonfinite", "step", "stage", "advice"), [
     ("loss", 0, "forward", "cannot help"), ("loss", 5, "forward", "clipping"),
     ("gradient", 0, "backward", "cannot rescue"), ("gradient", 5, "backward", "Clip the gradient norm"),
     ("weights", 5, "update", "Clip the gradient norm"),

@@ -237,7 +237,7 @@ class InitViewJob:
             view = view_of(self.cfg, a)
             _remember((self.key, self.max_columns), view)
             self.result, self.state = view, RunState.DONE
-        except Exception as e:  # noqa: BLE001 - shown to the person as a message
+        except Exception as e:
             log.exception("at-init view failed")
             self.error, self.state = str(e) or type(e).__name__, RunState.FAILED
         finally:

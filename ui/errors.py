@@ -62,6 +62,6 @@ def guard(what: str = "") -> Iterator[None]:
 
     try:
         yield
-    except Exception as e:  # noqa: BLE001 - the app layer catches everything a page can raise
+    except Exception as e:
         log.exception("page error%s", f" in {clip(what)!r}" if what else "")
         st.error((f"**{plain(clip(what))}:** " if what else "") + plain(message(e)), icon="🚫")

@@ -181,7 +181,7 @@ def _checked(name: str, load) -> RunResult:
         result = load()
     except (ExportError, FileNotFoundError) as e:
         raise ValueError(f"{shown(name)} was not opened: {e}") from None
-    except Exception:  # noqa: BLE001 - a bug or an exhausted server: logged, never shown as a traceback
+    except Exception:
         log.exception("opening %s", name)
         raise ValueError(f"{shown(name)} was not opened: it could not be read as a run export. The "
                          "details are in the server log.") from None

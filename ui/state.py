@@ -275,7 +275,7 @@ def task_line(task: str, seq_len: Any) -> str:
 
 
 def preset_picker() -> None:
-    names = [""] + list(PRESETS)
+    names = ["", *list(PRESETS)]
     st.session_state.setdefault(UI + PRESET, "")
     st.selectbox("Preset", names, key=UI + PRESET, on_change=_load_preset,
                  format_func=lambda n: PRESETS[n].title if n else "— none (defaults) —",
@@ -357,7 +357,7 @@ def base_url() -> str:
     """The app's address as the browser sees it (no query), or a local fallback."""
     try:
         url = st.context.url
-    except Exception:  # noqa: BLE001 - outside a browser session (tests)
+    except Exception:
         url = None
     url = (url or "http://localhost:8501/").split("?")[0]
     return url if urlsplit(url).path else url + "/"  # "http://host:8501" -> "http://host:8501/"

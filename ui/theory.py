@@ -287,7 +287,7 @@ def long_range(cfg: RunConfig, a: analysis.InitView) -> None:
         c[0].metric("signal from the last 10 steps", f"{100 * near_share:.3g} %",
                     help="Share of Σ_k ‖∂h_T/∂h_k‖ coming from lags 0–9, for your network at initialisation.")
         c[1].metric(f"from {far}+ steps back", f"{100 * far_share:.2g} %" if far_share >= 1e-4 else
-                    f"10{_sup(int(math.floor(math.log10(max(far_share * 100, 1e-300)))))} %",
+                    f"10{_sup(math.floor(math.log10(max(far_share * 100, 1e-300))))} %",
                     help=f"Share coming from lags ≥ {far} (a quarter of the sequence).")
         st.caption(f"For your settings: how much of what reaches the last state h_T comes from each range of "
                    f"earlier steps, measured as shares of Σ_k ‖∂h_T/∂h_k‖ at initialisation "

@@ -58,7 +58,7 @@ def train(cfg_json: str, conn, stop) -> None:
                      on_snapshot=on_snapshot, on_row=on_row, max_columns=plan.columns, heatmaps=plan.ok)
         flush()
         conn.send(("result", result))
-    except Exception as e:  # noqa: BLE001 - reported to the app, which explains it
+    except Exception as e:
         flush()
         _report(conn, e)
     finally:
@@ -92,7 +92,7 @@ def view(cfg_json: str, max_columns: int | None, conn, stop) -> None:
         a = analyse(RunConfig.from_dict(json.loads(cfg_json)), max_columns=max_columns, progress=progress,
                     should_stop=stop.is_set)
         conn.send(("result", a))
-    except Exception as e:  # noqa: BLE001 - reported to the app, which explains it
+    except Exception as e:
         _report(conn, e)
     finally:
         conn.close()

@@ -163,7 +163,7 @@ def _resolve_stride(T: int, stride: int, max_columns: int | None) -> int:
     if max_columns is not None:
         if int(max_columns) != max_columns or max_columns < 1:
             raise ValueError(f"max_columns must be an integer >= 1 or None, got {max_columns}")
-        if T > max_columns:
+        if max_columns < T:
             stride = max(int(stride), math.ceil(T / max_columns))
     return int(stride)
 

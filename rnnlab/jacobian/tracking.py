@@ -117,7 +117,7 @@ def from_newer_neighbour(z: Tensor, jn_all: Tensor, ks: Tensor, stride: int) -> 
     z (m, n) rows hold P(t, k)^T P(t, k) v for the active columns k = ks (1-based, ascending);
     jn_all (T, n, n) holds Jn_t^T. Columns are evenly spaced, so the factors are strided views.
     """
-    m, n = z.shape
+    m, _n = z.shape
     w = torch.zeros_like(z)  # (m, n)
     if m < 2:
         return w

@@ -25,7 +25,23 @@ from .theory import (
 )
 from .training import grad_norm_figure, grad_time_figure, loss_figure, radius_figure
 
-__all__ = ["difference_heatmap", "grad_norm_overlay", "loss_overlay", "shared_range", "chunk_boundaries",
-           "eigen_figure", "jacobian_heatmap", "lag_profile_figure", "clip_figure", "cliff_figure",
-           "cliff_steps_figure", "eig_powers_figure", "mean_field_figure", "pascanu_figure",
-           "grad_norm_figure", "grad_time_figure", "loss_figure", "radius_figure"]
+__all__ = [
+                     "chunk_boundaries",
+                     "cliff_figure",
+                     "cliff_steps_figure",
+                     "clip_figure",
+                     "difference_heatmap",
+                     "eig_powers_figure",
+                     "eigen_figure",
+                     "grad_norm_figure",
+                     "grad_norm_overlay",
+                     "grad_time_figure",
+                     "jacobian_heatmap",
+                     "lag_profile_figure",
+                     "loss_figure",
+                     "loss_overlay",
+                     "mean_field_figure",
+                     "pascanu_figure",
+                     "radius_figure",
+                     "shared_range",
+]

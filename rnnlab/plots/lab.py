@@ -135,7 +135,7 @@ def lag_profile_figure(lags: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: n
         y_hi = float(finite.max()) if finite.size else 1.0
         pad = max(0.5, 0.08 * (y_hi - y_lo))
         tops = [float(np.max(v[np.isfinite(v)])) for v in theory.values() if np.isfinite(v).any()]
-        head = min(max(tops + [y_hi]), y_hi + max(2.0, 0.25 * (y_hi - y_lo)))  # show where theory starts
+        head = min(max([*tops, y_hi]), y_hi + max(2.0, 0.25 * (y_hi - y_lo)))  # show where theory starts
         y_range = (min(y_lo, 0) - pad, max(head, 0) + pad)
     tickvals, ticktext = log_ticks(*y_range, max_ticks=8)
     x_max = float(lags.max()) if lags.size else 1.0

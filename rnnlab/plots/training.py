@@ -125,7 +125,7 @@ def per_step_profile(grad_time: np.ndarray, steps: Sequence[int]) -> tuple[np.nd
     Returns (rows (S, L), the step of each row (S,))."""
     g = np.asarray(grad_time, dtype=float)
     steps = np.asarray(steps)
-    uniq, first = np.unique(steps, return_index=True)
+    uniq, _first = np.unique(steps, return_index=True)
     if len(uniq) == len(steps):
         return g, steps
     out = np.full((len(uniq), g.shape[1]), np.nan)

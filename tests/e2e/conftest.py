@@ -42,7 +42,7 @@ def free_port() -> int:
 def start_server(env_extra: dict[str, str] | None = None, port: int | None = None):
     port = port or free_port()
     env = {**os.environ, "RNNLAB_MAX_CONCURRENT": "4", **(env_extra or {})}
-    log = open(ARTIFACTS / f"server-{port}.log", "w")
+    log = open(ARTIFACTS / f"server-{port}.log", "w")  # noqa: SIM115 - open while the server runs
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true",

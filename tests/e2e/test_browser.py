@@ -8,6 +8,7 @@ import subprocess
 import sys
 import threading
 import time
+from typing import ClassVar
 from urllib.parse import parse_qs, quote
 
 import numpy as np
@@ -153,7 +154,7 @@ def test_share_link_reopens_the_same_view(server, browser, page):
     ctx.close()
 
 
-@pytest.mark.parametrize("path,name", [("/compare?preset=exploding&b=clip:1&steps=3&seq_len=12&hidden=6",
+@pytest.mark.parametrize(("path", "name"), [("/compare?preset=exploding&b=clip:1&steps=3&seq_len=12&hidden=6",
                                         "compare"), ("/theory", "theory"), ("/presets", "presets")])
 def test_other_pages_render_their_charts(server, page, path, name):
     open_app(page, server, path)
@@ -314,9 +315,9 @@ def test_a_run_whose_tab_closes_is_ended(browser, tmp_path):
 class _Recorder(http.server.BaseHTTPRequestHandler):
     """Records every request it gets: a page that shows link values as text fetches nothing."""
 
-    seen: list[str] = []
+    seen: ClassVar[list[str]] = []  # one list for the handler class: the test reads what it got
 
-    def do_GET(self):  # noqa: N802 - http.server's name
+    def do_GET(self):
         self.seen.append(self.path)
         self.send_response(404)
         self.end_headers()

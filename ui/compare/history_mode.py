@@ -55,7 +55,7 @@ def from_history(screen: Screen) -> None:
     with c2:
         names = history.dir_runs()
         if names:
-            pick = st.selectbox("Or a run directory on this server", [""] + names, key="cmp.dir",
+            pick = st.selectbox("Or a run directory on this server", ["", *names], key="cmp.dir",
                                 format_func=lambda n: n or "— choose —")
             if pick:
                 with errors.guard(pick):

@@ -63,7 +63,7 @@ def _start_and_join() -> None:
         p = mp_context().Process(target=_noop, daemon=True, name="rnnlab-warm-up")
         p.start()
         p.join()
-    except Exception:  # noqa: BLE001 - warming up is only an optimisation
+    except Exception:
         pass
 
 

@@ -61,5 +61,5 @@ def _watch_loop() -> None:
             try:
                 if not session_alive(job.session):
                     job.stop()
-            except Exception:  # noqa: BLE001 - a check that fails keeps the job, never the server down
+            except Exception:
                 traceback.print_exc()

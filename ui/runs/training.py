@@ -178,7 +178,7 @@ class TrainingRun:
                 self.result = result
                 self.state = (RunState.DIVERGED if result.diverged else
                               RunState.STOPPED if result.summary.get("stopped_early") else RunState.DONE)
-        except Exception as e:  # noqa: BLE001 - shown to the person, never a traceback
+        except Exception as e:
             traceback.print_exc()
             with self._lock:
                 # a line for the person; the traceback above went to the server log

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: setup run test test-fast lint bench browser clean
+.PHONY: setup run test test-fast lint typecheck bench browser clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt
 	python3 -m venv $(VENV)
@@ -21,7 +21,7 @@ browser:  ## the system Chromium the browser tests drive (Debian/Ubuntu package;
 run: setup  ## start the app on http://localhost:$(PORT)
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: setup browser  ## the whole suite: unit, page (AppTest) and browser (Playwright + Chromium) tests
+test: setup browser typecheck  ## the type check, then the whole suite: unit, page (AppTest) and browser tests
 	$(PY) -m pytest
 
 test-fast: setup  ## everything but the browser tests
@@ -30,9 +30,12 @@ test-fast: setup  ## everything but the browser tests
 lint: setup
 	$(VENV)/bin/ruff check .
 
+typecheck: setup  ## mypy on rnnlab/ (configured in pyproject.toml); part of `make test`, so of CI
+	$(PY) -m mypy
+
 bench: setup  ## benchmark scripts: ratios measured side by side in one process
 	$(PY) bench/train_step.py
 	$(PY) bench/jacobian.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache

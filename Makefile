@@ -22,7 +22,7 @@ browser:  ## the system Chromium the browser tests drive (Debian/Ubuntu package;
 run: setup  ## start the app on http://localhost:$(PORT)
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: setup browser lint  ## lint, then the whole suite: unit, page (AppTest) and browser tests
+test: setup browser lint typecheck  ## lint, type check, then the whole suite: unit, page (AppTest) and browser tests
 	$(PY) -m pytest
 
 test-fast: setup  ## everything but the browser tests
@@ -36,9 +36,12 @@ format: setup  ## format the code and apply ruff's safe fixes
 	$(VENV)/bin/ruff format .
 	$(VENV)/bin/ruff check --fix .
 
+typecheck: setup  ## mypy on rnnlab/ (configured in pyproject.toml); part of `make test`, so of CI
+	$(PY) -m mypy
+
 bench: setup  ## benchmark scripts: ratios measured side by side in one process
 	$(PY) bench/train_step.py
 	$(PY) bench/jacobian.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache

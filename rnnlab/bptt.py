@@ -245,10 +245,14 @@ def backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, saved: Saved, S:
     """Accumulate the recurrent and input weights' gradients into .grad given the direct gradients
     d_t (T, B, n) (readout and loss); return the total gradients g_t = dL/ds_t (T, B, n), written
     over `direct`. `saved` comes from `forward_states` on the same x and s0, and is used up."""
+    # forward_states saved what this cell needs: the asserts only state that for the type checker
     if model.cell == "gru":
+        assert isinstance(saved, GRUSaved)
         return _gru_backward(model, x, S, saved, direct)
     if model.cell == "lstm":
+        assert isinstance(saved, LSTMSaved)
         return _lstm_backward(model, x, S, saved, direct)
+    assert isinstance(saved, Tensor)
     return _rnn_backward(model, x, s0, saved, S, direct)
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 from torch import Tensor, nn
@@ -199,7 +200,8 @@ class RecurrentNet(nn.Module):
         S = torch.stack(states)  # (T, B, n)
         if out is None:
             out = self.readout(S)  # (T, B, O): one matmul for all steps
-        pre = torch.stack(preacts) if self.cell == "rnn" else None
+        # the vanilla cell's step always returns its preactivation, so no entry is None here
+        pre = torch.stack(cast(list[Tensor], preacts)) if self.cell == "rnn" else None
         return Trace(states=S, out=out, preact=pre, inputs=inp)
 
     def step_fn(self) -> Callable[[Tensor, Tensor], Tensor]:

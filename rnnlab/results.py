@@ -146,7 +146,7 @@ class RunResult:
     def files(self) -> dict[str, bytes]:
         """The export as bytes per file name (for downloads)."""
         npz = io.BytesIO()
-        np.savez_compressed(npz, **self.arrays)
+        np.savez_compressed(npz, allow_pickle=False, **self.arrays)  # numbers only: never pickles
         return {
             "config.json": (self.config.to_json() + "\n").encode(),
             "summary.json": (json.dumps(_jsonable(self.summary), indent=2) + "\n").encode(),

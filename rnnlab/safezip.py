@@ -26,6 +26,7 @@ import struct
 import zipfile
 import zlib
 from dataclasses import dataclass
+from typing import IO, cast
 
 import numpy as np
 from numpy.lib import format as npy
@@ -119,6 +120,11 @@ def check_packed(info: zipfile.ZipInfo, file: str, limit: int, max_ratio: float,
         )
 
 
+def _reader(f: IO[bytes]) -> zipfile.ZipExtFile:
+    """ZipFile.open in read mode returns a ZipExtFile; typeshed declares IO[bytes], without readinto."""
+    return cast(zipfile.ZipExtFile, f)
+
+
 def read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, file: str) -> bytearray:
     """The member's bytes, read in chunks, never more than its declared size (checked beforehand
     with check_packed). A member whose data disagrees with its header is refused."""
@@ -128,7 +134,7 @@ def read_member(z: zipfile.ZipFile, info: zipfile.ZipInfo, file: str) -> bytearr
     try:
         with z.open(info) as f:
             while pos < len(out):
-                n = f.readinto(view[pos : pos + CHUNK])
+                n = _reader(f).readinto(view[pos : pos + CHUNK])
                 if not n:
                     raise ExportError(
                         file, "size", f"holds {mib(pos)}, less than its zip entry states ({mib(len(out))})"
@@ -207,13 +213,13 @@ def npy_header(z: zipfile.ZipFile, info: zipfile.ZipInfo, file: str, name: str) 
 def read_array(z: zipfile.ZipFile, info: zipfile.ZipInfo, header: ArrayHeader, file: str) -> np.ndarray:
     """The array whose header the caller has accepted, read in chunks into one allocation."""
     flat = np.empty(math.prod(header.shape), dtype=header.dtype)
-    view = memoryview(flat.view(np.uint8).reshape(-1))
+    view = flat.view(np.uint8).reshape(-1).data  # the array's own buffer, as a writable memoryview
     pos, end = 0, header.nbytes
     try:
         with z.open(info) as f:
             f.seek(header.offset)
             while pos < end:
-                n = f.readinto(view[pos : min(pos + CHUNK, end)])
+                n = _reader(f).readinto(view[pos : min(pos + CHUNK, end)])
                 if not n:
                     raise ExportError(file, header.name, f"{header.name} is truncated")
                 pos += n

@@ -123,8 +123,11 @@ def max_updates(cfg: RunConfig) -> int:
 class Shaped(Protocol):
     """An array, or an .npy header read before the array (safezip.ArrayHeader)."""
 
-    shape: tuple[int, ...]
-    dtype: np.dtype
+    @property
+    def shape(self) -> tuple[int, ...]: ...  # read-only, as ndarray and the frozen header offer it
+
+    @property
+    def dtype(self) -> np.dtype: ...
 
 
 def check_arrays(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> Dims:

@@ -155,7 +155,7 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
             # The evaluation's forward pass overflowed: the network as it stands (at steps = 0, as
             # initialised) diverges in the forward pass at the step it reached, and the verdict says so.
             diverged_at, nonfinite = steps_done, "loss"
-    summary = {
+    summary: dict[str, Any] = {  # summary.json: mixed values, as judge() reads them
         "final_loss": final_loss,
         "baseline_loss": task.baseline,
         "diverged_at": diverged_at,

@@ -206,6 +206,7 @@ def fast_chunk(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, s0
     out = Chunk(float(loss.detach()), S.detach())
     if math.isfinite(out.loss):
         (loss + penalty(model, cfg)).backward()
+        assert S.grad is not None  # S is a leaf the loss depends on: backward filled its .grad
         out.dE_dh = bptt.backward(model, x, s0, saved, S.detach(), S.grad)  # (t, B, n) dL/ds_t
     return out
 
@@ -223,10 +224,12 @@ def autograd_chunk(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig
     (loss + penalty(model, cfg)).backward(retain_graph=cfg.omega > 0)
     out.dE_dh = probe.grad
     if cfg.omega > 0 and model.cell == "rnn":
+        assert probe.grad is not None  # every state got its probe added, so the loss reaches the probe
         om = omega_term(model, tr.preact, probe.grad.detach())
         params = [p for p in model.parameters() if p.requires_grad]
         for p, g in zip(params, torch.autograd.grad(cfg.omega * om, params, allow_unused=True)):
             if g is not None:
+                assert p.grad is not None  # p took part in the loss, whose backward filled its .grad
                 p.grad.add_(g)
         out.extra["omega_term"] = float(om.detach())
     return out

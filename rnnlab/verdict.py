@@ -68,6 +68,7 @@ def judge(summary: dict[str, Any]) -> Verdict:
                        "evaluation: the curves show what was trained, but there is no final loss to judge.")
     if not summary.get("updates") or not evaluated:
         return Verdict(NOT_TRAINED, "Not trained: no update was made, so there is no learning to judge.")
+    assert final is not None and base is not None  # `evaluated` checked both just above
     ratio = final / base
     where = f"final loss {final:.3g} against the baseline {base:.3g}"
     prefix = f"Stopped at step {summary.get('steps_done', '?')}. " if stopped else ""

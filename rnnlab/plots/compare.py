@@ -60,7 +60,7 @@ def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
                                      marker=dict(color=COLOURS.get(name, MUTED), size=10, symbol="diamond",
                                                  line=dict(color="white", width=1)),
                                      hovertemplate=f"{name} final evaluation loss %{{y:.4g}}<extra></extra>"))
-    baselines = {n: r.get("baseline") for n, r in runs.items() if r.get("baseline") is not None}
+    baselines = {n: r["baseline"] for n, r in runs.items() if r.get("baseline") is not None}
     values = {round(float(v), 12) for v in baselines.values() if math.isfinite(v)}
     for i, v in enumerate(sorted(values)):
         who = [n for n, b in baselines.items() if round(float(b), 12) == v]

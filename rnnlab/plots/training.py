@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -56,13 +57,14 @@ def loss_figure(per_step: pd.DataFrame, *, baseline: float | None = None, final_
                                  name=f"final eval {final_loss:.4g}",
                                  marker=dict(color=LINE["eval"], size=10, symbol="diamond"),
                                  hovertemplate="final evaluation loss %{y:.4g}<extra></extra>"))
-    shapes, anns = [], []
+    shapes: list[dict] = []
+    anns: list[dict] = []
     if diverged_at is not None:
         shape, anns = vline(diverged_at, LINE["bound"], f"diverged at step {diverged_at}")
         shapes.append(shape)
     pos = y[np.isfinite(y) & (y > 0)]
     log = pos.size > 1 and pos.max() / pos.min() > 100  # a first spike would flatten the rest
-    yaxis = dict(title=dict(text="loss" + (" (log scale)" if log else "")))
+    yaxis: dict[str, Any] = dict(title=dict(text="loss" + (" (log scale)" if log else "")))
     yaxis.update(dict(type="log", exponentformat="power") if log else dict(rangemode="tozero"))
     return figure(traces, title, height, shapes=shapes, annotations=anns,
                   xaxis=dict(title=dict(text="training step"), rangemode="tozero",
@@ -95,7 +97,8 @@ def grad_norm_figure(metrics: pd.DataFrame, *, clip: float = 0.0, clip_mode: str
     if clip and clip > 0:
         label = f"clip threshold {clip:g}" if clip_mode == "norm" else f"value clip ±{clip:g} (per component)"
         traces.append(line_trace(0, float(x.max()) if len(x) else 1.0, clip, label, LINE["clipped"]))
-    shapes, anns = [], []
+    shapes: list[dict] = []
+    anns: list[dict] = []
     if diverged_at_update is not None:
         shape, anns = vline(diverged_at_update, LINE["bound"], "non-finite")
         shapes.append(shape)
@@ -124,12 +127,12 @@ def per_step_profile(grad_time: np.ndarray, steps: Sequence[int]) -> tuple[np.nd
     positions, so their profiles combine without loss (the finite value wherever one exists).
     Returns (rows (S, L), the step of each row (S,))."""
     g = np.asarray(grad_time, dtype=float)
-    steps = np.asarray(steps)
-    uniq, _first = np.unique(steps, return_index=True)
-    if len(uniq) == len(steps):
-        return g, steps
+    step_of = np.asarray(steps)
+    uniq, _first = np.unique(step_of, return_index=True)
+    if len(uniq) == len(step_of):
+        return g, step_of
     out = np.full((len(uniq), g.shape[1]), np.nan)
-    where = np.searchsorted(uniq, steps)
+    where = np.searchsorted(uniq, step_of)
     for row, i in zip(g, where):
         out[i] = np.where(np.isnan(out[i]), row, out[i])
     return out, uniq

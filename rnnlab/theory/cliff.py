@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
 from ._checks import _check_positive
 
-CLIFF_DEFAULTS = {
+CLIFF_DEFAULTS: dict[str, Any] = {
     "w0": 4.5,
     "b0": -2.75,
     "lr": 0.3,
@@ -121,6 +122,7 @@ def cliff_descent(
             break
         cut = clip is not None and norm > clip
         if cut:
+            assert clip is not None  # cut implies a clip
             g = g * (clip / norm)
         with np.errstate(over="ignore", invalid="ignore"):
             p_new = p - lr * g
@@ -131,10 +133,10 @@ def cliff_descent(
         path.append(p)
         norms.append(norm)
         clipped.append(cut)
-    path = np.array(path)
-    losses = np.asarray(cliff_loss(path[:, 0], path[:, 1], T, x0, target), dtype=float)
+    points = np.array(path)
+    losses = np.asarray(cliff_loss(points[:, 0], points[:, 1], T, x0, target), dtype=float)
     return CliffPath(
-        path=path,
+        path=points,
         losses=losses,
         grad_norms=np.array(norms, dtype=float),
         clipped=np.array(clipped, dtype=bool),
@@ -142,13 +144,14 @@ def cliff_descent(
     )
 
 
-def cliff_grid(w_range=None, b_range=None, n: int = 181, T: int = 50, x0: float = 0.5,
+def cliff_grid(w_range: tuple[float, float] | None = None, b_range: tuple[float, float] | None = None,
+               n: int = 181, T: int = 50, x0: float = 0.5,
                target: float = 0.7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(w, b, log10 loss) on an n x n grid (rows b, columns w); the loss is floored at 1e-12."""
-    w_range = w_range or CLIFF_DEFAULTS["w_range"]
-    b_range = b_range or CLIFF_DEFAULTS["b_range"]
-    w = np.linspace(*w_range, n)
-    b = np.linspace(*b_range, n)
+    w_lo, w_hi = w_range or CLIFF_DEFAULTS["w_range"]
+    b_lo, b_hi = b_range or CLIFF_DEFAULTS["b_range"]
+    w = np.linspace(w_lo, w_hi, n)
+    b = np.linspace(b_lo, b_hi, n)
     loss = cliff_loss(w[None, :], b[:, None], T, x0, target)  # (n_b, n_w)
     return w, b, np.log10(np.maximum(loss, 1e-12))
 

@@ -106,13 +106,14 @@ def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: 
     factor = r["factor_per_step"]
     when = thousandfold(slope_log10, length)
     far = when == "not within this sequence"
+    lags = length - 1 if length is not None else 0  # read only when far, which implies a length
     if r["regime"] == "vanishing":
         text = (
             f"Going one step further back in time multiplies the gradient signal by about "
             f"{factor:.3g}, so it shrinks. "
             + (f"A thousand-fold fall would take about {r['steps_to_1000x']:.0f} steps, not within this "
-               f"sequence: across all of it ({length - 1} steps back) the signal falls about "
-               f"{10 ** (-slope_log10 * (length - 1)):.3g}-fold."
+               f"sequence: across all of it ({lags} steps back) the signal falls about "
+               f"{10 ** (-slope_log10 * lags):.3g}-fold."
                if far else
                f"After roughly {when} it is a thousand times weaker: inputs that far back barely "
                f"influence the update, and the network struggles to learn dependencies that long.")
@@ -122,8 +123,8 @@ def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: 
             f"Going one step further back in time multiplies the gradient signal by about "
             f"{factor:.3g}, so it grows. "
             + (f"A thousand-fold rise would take about {r['steps_to_1000x']:.0f} steps, not within this "
-               f"sequence: across all of it ({length - 1} steps back) the signal grows about "
-               f"{10 ** (slope_log10 * (length - 1)):.3g}-fold."
+               f"sequence: across all of it ({lags} steps back) the signal grows about "
+               f"{10 ** (slope_log10 * lags):.3g}-fold."
                if far else
                f"After roughly {when} it is a thousand times stronger: distant steps dominate the "
                f"update, single updates can be huge, and clipping the gradient norm is what keeps "

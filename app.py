@@ -7,11 +7,20 @@ import streamlit as st
 
 from ui import errors, names, shell, state
 
-st.set_page_config(page_title="RNN Lab", page_icon=":material/blur_on:", layout="wide",
-                   initial_sidebar_state="expanded")
+st.set_page_config(
+    page_title="RNN Lab", page_icon=":material/blur_on:", layout="wide", initial_sidebar_state="expanded"
+)
 
-PAGES = [st.Page(p.script, title=p.title, icon=p.icon, default=p is names.LAB,
-                 **({} if p is names.LAB else {"url_path": p.url_path})) for p in names.PAGES]
+PAGES = [
+    st.Page(
+        p.script,
+        title=p.title,
+        icon=p.icon,
+        default=p is names.LAB,
+        **({} if p is names.LAB else {"url_path": p.url_path}),
+    )
+    for p in names.PAGES
+]
 
 page = st.navigation(PAGES, position="top")
 shell.configure_torch()

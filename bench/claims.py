@@ -32,8 +32,11 @@ def main() -> None:
         ev[t] = {}
         for n in names:
             ev[t][n] = claims.gather(PRESETS[n].config())
-            print(f"[{t} thread{'s' if t > 1 else ''}] {n}: trained in {ev[t][n].wall_s:.1f} s",
-                  file=sys.stderr, flush=True)
+            print(
+                f"[{t} thread{'s' if t > 1 else ''}] {n}: trained in {ev[t][n].wall_s:.1f} s",
+                file=sys.stderr,
+                flush=True,
+            )
     cols = " | ".join(f"measured, {t} thread{'s' if t > 1 else ''}" for t in threads)
     print(f"| preset | claim | {cols} | holds |")
     print("|---|---|" + "---|" * len(threads) + "---|")
@@ -47,8 +50,11 @@ def main() -> None:
             for c in r.claims:
                 checks = [c.check_pair(ev[t][r.without], ev[t][r.with_]) for t in threads]
                 ok = "yes" if all(k.holds for k in checks) else "**NO**"
-                print(f"| {r.name} (pair) | {checks[0].claim} | " + " | ".join(k.measured for k in checks)
-                      + f" | {ok} |")
+                print(
+                    f"| {r.name} (pair) | {checks[0].claim} | "
+                    + " | ".join(k.measured for k in checks)
+                    + f" | {ok} |"
+                )
     print()
     print("| preset | " + " | ".join(f"train time, {t} thread{'s' if t > 1 else ''}" for t in threads) + " |")
     print("|---|" + "---|" * len(threads))

@@ -75,8 +75,10 @@ def main() -> None:
                 wait_idle(pg)
             time.sleep(2)
             open20, peak = rss_mb(proc.pid), s.stop()
-            print(f"20 sessions open on the Lab: {open20:.0f} MB (peak {peak:.0f} MB), "
-                  f"{(open20 - idle) / 20:.1f} MB per session")
+            print(
+                f"20 sessions open on the Lab: {open20:.0f} MB (peak {peak:.0f} MB), "
+                f"{(open20 - idle) / 20:.1f} MB per session"
+            )
             for ctx, _ in ctxs:
                 ctx.close()
 
@@ -105,20 +107,28 @@ def main() -> None:
                 time.sleep(1)
             t = time.perf_counter()
             wait_for(lambda: "B − A" in pg.content(), 900, poll=1.0, what="both views")
-            print(f"Compare view at hidden 160, T 400 (computed, {time.perf_counter() - t:.0f} s): "
-                  f"peak {s.stop() - base:+.0f} MB over {base:.0f} MB")
+            print(
+                f"Compare view at hidden 160, T 400 (computed, {time.perf_counter() - t:.0f} s): "
+                f"peak {s.stop() - base:+.0f} MB over {base:.0f} MB"
+            )
 
             s = Sampler(proc.pid)
             pg.goto(url + "/?hidden=256&seq_len=500&batch=128&steps=5000&snapshots=2")
             wait_idle(pg)
             click(pg, "Train")
-            wait_for(lambda: re.search(r"Training: step [1-9]", pg.content()), 900, poll=1.0,
-                     what="the first updates")
+            wait_for(
+                lambda: re.search(r"Training: step [1-9]", pg.content()),
+                900,
+                poll=1.0,
+                what="the first updates",
+            )
             time.sleep(10)
             click(pg, "Stop")
             wait_for(lambda: "Stopped at step" in pg.content(), 120, what="the stop")
-            print(f"run at hidden 256, T 500, batch 128 (stopped after its first updates): "
-                  f"peak {s.stop() - base:+.0f} MB over {base:.0f} MB")
+            print(
+                f"run at hidden 256, T 500, batch 128 (stopped after its first updates): "
+                f"peak {s.stop() - base:+.0f} MB over {base:.0f} MB"
+            )
             ctx.close()
             browser.close()
     finally:

@@ -19,8 +19,11 @@ from rnnlab.config import RunConfig
 from rnnlab.train import setup
 from rnnlab.update import chunks, make_optimizer, train_step
 
-FUSED = {"rnn": lambda: torch.nn.RNN(2, 64, nonlinearity="tanh"),
-         "gru": lambda: torch.nn.GRU(2, 64), "lstm": lambda: torch.nn.LSTM(2, 64)}
+FUSED = {
+    "rnn": lambda: torch.nn.RNN(2, 64, nonlinearity="tanh"),
+    "gru": lambda: torch.nn.GRU(2, 64),
+    "lstm": lambda: torch.nn.LSTM(2, 64),
+}
 
 
 def fused_update(rnn, head, opt, x, y):
@@ -74,21 +77,27 @@ def main() -> None:
     torch.set_num_threads(args.threads)
 
     mkldnn = torch.backends.mkldnn.is_available() and torch.backends.mkldnn.enabled
-    print(f"threads={torch.get_num_threads()} T=100 H=64 batch=32 adding sgd (rnn: tanh); "
-          f"oneDNN {'on (fused LSTM runs its RNN kernel)' if mkldnn else 'off'}")
+    print(
+        f"threads={torch.get_num_threads()} T=100 H=64 batch=32 adding sgd (rnn: tanh); "
+        f"oneDNN {'on (fused LSTM runs its RNN kernel)' if mkldnn else 'off'}"
+    )
     for cell in args.cells.split(","):
         o, b = compare(cell, args.repeats, args.updates)
         name = {"rnn": "RNN", "gru": "GRU", "lstm": "LSTM"}[cell]
-        print(f"{cell:4s}: one update with full recording {o * 1e3:6.2f} ms; fused torch.nn.{name} "
-              f"{b * 1e3:6.2f} ms; ratio {o / b:.2f}  (target <= 1.5)")
+        print(
+            f"{cell:4s}: one update with full recording {o * 1e3:6.2f} ms; fused torch.nn.{name} "
+            f"{b * 1e3:6.2f} ms; ratio {o / b:.2f}  (target <= 1.5)"
+        )
     if args.run:
         for cell in ("gru", "lstm"):
             cfg = preset_config(cell)
             t = time.perf_counter()
             run(cfg)
-            print(f"whole run() of the {cell} preset (steps={cfg.steps}, T={cfg.seq_len}, H={cfg.hidden}, "
-                  f"batch={cfg.batch}, {cfg.optimizer}, snapshots={cfg.snapshots}): "
-                  f"{time.perf_counter() - t:.1f} s")
+            print(
+                f"whole run() of the {cell} preset (steps={cfg.steps}, T={cfg.seq_len}, H={cfg.hidden}, "
+                f"batch={cfg.batch}, {cfg.optimizer}, snapshots={cfg.snapshots}): "
+                f"{time.perf_counter() - t:.1f} s"
+            )
 
 
 if __name__ == "__main__":

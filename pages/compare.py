@@ -6,7 +6,9 @@ from ui import compare, errors, shell
 
 screen = shell.screen()
 st.markdown("# Compare")
-st.caption("Two runs side by side: the same network and seed with one idea changed. The difference is "
-           "part of the link, so a comparison can be shared like any other view.")
+st.caption(
+    "Two runs side by side: the same network and seed with one idea changed. The difference is "
+    "part of the link, so a comparison can be shared like any other view."
+)
 with errors.guard("Compare"):
     compare.page(screen)

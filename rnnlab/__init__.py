@@ -17,12 +17,12 @@ from .results import RunResult
 from .train import analyse, run
 
 __all__ = [
-           "PRESETS",
-           "ConfigError",
-           "RunConfig",
-           "RunResult",
-           "analyse",
-           "load_run",
-           "preset_config",
-           "run",
+    "PRESETS",
+    "ConfigError",
+    "RunConfig",
+    "RunResult",
+    "analyse",
+    "load_run",
+    "preset_config",
+    "run",
 ]

@@ -103,6 +103,7 @@ def _steps(model: RecurrentNet, view: Tensor) -> tuple[Tensor, ...]:
 
 # ---- forward: no graph, every state written in place -------------------------------------------
 
+
 def forward_states(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[Saved, Tensor]:
     """No-graph forward over x (T, B, I) from s0 (B, n) or zeros: what `backward` needs (kept in the
     model's buffers, see the module docstring), and the states S (T, B, n), a new tensor."""
@@ -142,9 +143,9 @@ def _gru_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[GRU
     S = x.new_empty(T, B, H)
     h0 = x.new_zeros(B, H) if s0 is None else s0  # (B, H)
     # per-step views made once: indexing inside the loop would cost as much as the arithmetic
-    a_rz, a_n = _steps(model, A[..., :2 * H]), _steps(model, A[..., 2 * H:])
-    r, z = _steps(model, A[..., :H]), _steps(model, A[..., H:2 * H])
-    p, p_rz, p_n = _steps(model, P), _steps(model, P[..., :2 * H]), _steps(model, P[..., 2 * H:])
+    a_rz, a_n = _steps(model, A[..., : 2 * H]), _steps(model, A[..., 2 * H :])
+    r, z = _steps(model, A[..., :H]), _steps(model, A[..., H : 2 * H])
+    p, p_rz, p_n = _steps(model, P), _steps(model, P[..., : 2 * H]), _steps(model, P[..., 2 * H :])
     s = S.unbind(0)
     h = h0
     for t in range(T):
@@ -174,15 +175,19 @@ def _lstm_forward(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> tuple[LS
     W_t = _oifg(model.weight_hh.detach()).t().contiguous()  # (H, 4H) o, i, f, g
     # both biases go into the input part: the gate preactivations are plain sums
     bias = _oifg(model.bias_ih.detach() + model.bias_hh.detach())
-    A = _input_part(x, _oifg(model.weight_ih.detach()), bias,  # (T, B, 4H) x part;
-                    _buffer(model, "A", (T, B, 4 * H), x))
+    A = _input_part(
+        x,
+        _oifg(model.weight_ih.detach()),
+        bias,  # (T, B, 4H) x part;
+        _buffer(model, "A", (T, B, 4 * H), x),
+    )
     # it becomes the gate activations in place, then the coefficients
     S = x.new_empty(T, B, 2 * H)  # h and c written straight into their halves
     TC = _buffer(model, "TC", (T, B, H), x)  # tanh(c_t); becomes K after the loop
     FC = _buffer(model, "FC", (T, B, H), x)  # f c_{t-1}: the first term of c_t, kept for C_f
     h0, c0 = (x.new_zeros(B, H), x.new_zeros(B, H)) if s0 is None else (s0[:, :H], s0[:, H:])
-    a, a_sig, a_g = _steps(model, A), _steps(model, A[..., :3 * H]), _steps(model, A[..., 3 * H:])
-    o, i, f, g = (_steps(model, A[..., k * H:(k + 1) * H]) for k in range(4))
+    a, a_sig, a_g = _steps(model, A), _steps(model, A[..., : 3 * H]), _steps(model, A[..., 3 * H :])
+    o, i, f, g = (_steps(model, A[..., k * H : (k + 1) * H]) for k in range(4))
     hs, cs, tc, fc = S[..., :H].unbind(0), S[..., H:].unbind(0), _steps(model, TC), _steps(model, FC)
     h, c = h0, c0
     for t in range(T):
@@ -240,8 +245,10 @@ def _slope(act: str, A: Tensor, S: Tensor, leak: float) -> Tensor:
 
 # ---- backward: the recurrence in the loop, everything else in whole-sequence ops ---------------
 
-def backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, saved: Saved, S: Tensor,
-             direct: Tensor) -> Tensor:
+
+def backward(
+    model: RecurrentNet, x: Tensor, s0: Tensor | None, saved: Saved, S: Tensor, direct: Tensor
+) -> Tensor:
     """Accumulate the recurrent and input weights' gradients into .grad given the direct gradients
     d_t (T, B, n) (readout and loss); return the total gradients g_t = dL/ds_t (T, B, n), written
     over `direct`. `saved` comes from `forward_states` on the same x and s0, and is used up."""
@@ -256,8 +263,9 @@ def backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, saved: Saved, S:
     return _rnn_backward(model, x, s0, saved, S, direct)
 
 
-def _rnn_backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, S: Tensor,
-                  direct: Tensor) -> Tensor:
+def _rnn_backward(
+    model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, S: Tensor, direct: Tensor
+) -> Tensor:
     T, B, H = S.shape
     leak = model.leak
     dA = _slope(model.act, A, S, leak)  # (T, B, H) (1-leak) f'(a_t); becomes da_t in the loop
@@ -271,11 +279,14 @@ def _rnn_backward(model: RecurrentNet, x: Tensor, s0: Tensor | None, A: Tensor, 
                 G[t - 1].add_(G[t], alpha=leak)
     h0 = S.new_zeros(B, H) if s0 is None else s0
     flat = dA.view(T * B, H)
-    _accumulate(model, {
-        "W_hh": _prev_outer(dA, S, h0),  # (H, H)
-        "W_xh": (x.reshape(T * B, x.shape[-1]).t() @ flat).t().contiguous(),  # (H, I); ~10x faster
-        "b_h": flat.sum(0),  # (H,)
-    })
+    _accumulate(
+        model,
+        {
+            "W_hh": _prev_outer(dA, S, h0),  # (H, H)
+            "W_xh": (x.reshape(T * B, x.shape[-1]).t() @ flat).t().contiguous(),  # (H, I); ~10x faster
+            "b_h": flat.sum(0),  # (H,)
+        },
+    )
     return G
 
 
@@ -294,7 +305,7 @@ def _gru_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: GRUSaved, direc
     dp = DP.view(T * B, 3 * H)
     grads = {"weight_hh": _prev_outer(DP, S, sv.h0), "bias_hh": dp.sum(0)}  # (3H, H), (3H,)
     # the x part differs from p only in the n block, which r does not multiply: overwrite it
-    torch.mul(G, sv.Dn, out=DP[..., 2 * H:])
+    torch.mul(G, sv.Dn, out=DP[..., 2 * H :])
     grads["weight_ih"] = (x.reshape(T * B, x.shape[-1]).t() @ dp).t().contiguous()  # (3H, I)
     grads["bias_ih"] = dp.sum(0)
     _accumulate(model, grads)
@@ -321,12 +332,17 @@ def _lstm_backward(model: RecurrentNet, x: Tensor, S: Tensor, sv: LSTMSaved, dir
     DA = sv.C.view(T, B, 4 * H)  # dL/d gate preactivations, o, i, f, g
     da = DA.view(T * B, 4 * H)
     db = _oifg(da.sum(0), back=True)
-    _accumulate(model, {  # back to torch's gate order
-        "weight_hh": _oifg(_prev_outer(DA, S[..., :H], sv.h0), back=True),  # (4H, H)
-        "weight_ih": _oifg((x.reshape(T * B, x.shape[-1]).t() @ da).t().contiguous(), back=True),  # (4H, I)
-        "bias_hh": db,
-        "bias_ih": db.clone(),  # its own tensor: clipping scales each .grad in place
-    })
+    _accumulate(
+        model,
+        {  # back to torch's gate order
+            "weight_hh": _oifg(_prev_outer(DA, S[..., :H], sv.h0), back=True),  # (4H, H)
+            "weight_ih": _oifg(
+                (x.reshape(T * B, x.shape[-1]).t() @ da).t().contiguous(), back=True
+            ),  # (4H, I)
+            "bias_hh": db,
+            "bias_ih": db.clone(),  # its own tensor: clipping scales each .grad in place
+        },
+    )
     return G
 
 

@@ -117,16 +117,23 @@ def plan_view(cfg: RunConfig, flop_budget: float | None = None) -> ViewPlan:
     mem = view_mb() * 2**20
     base = view_bytes(cfg, 0)
     if view_bytes(cfg, MIN_COLUMNS) > mem:
-        return ViewPlan(None, _refusal(cfg, mem), "", view_bytes(cfg, MIN_COLUMNS) / 2**20,
-                        view_flops(cfg, MIN_COLUMNS) / 1e9)
+        return ViewPlan(
+            None,
+            _refusal(cfg, mem),
+            "",
+            view_bytes(cfg, MIN_COLUMNS) / 2**20,
+            view_flops(cfg, MIN_COLUMNS) / 1e9,
+        )
     per_col = max(view_flops(cfg, 1), 1.0)
     by_mem = (mem - base) / (state_size(cfg) ** 2 * 4 * _STACK_COPIES)
     cols = int(min(L, flops / per_col, by_mem))
     cols = max(MIN_COLUMNS, cols)
     if cols >= L:
         return ViewPlan(None, "", "", view_bytes(cfg, L) / 2**20, view_flops(cfg, L) / 1e9)
-    note = (f"{cols} of the {L} columns k computed, evenly spaced (every {math.ceil(L / cols)}th), to stay "
-            f"within this server's budget for one view ({_size(mem)}, {flops / 1e9:.0f} GFLOP).")
+    note = (
+        f"{cols} of the {L} columns k computed, evenly spaced (every {math.ceil(L / cols)}th), to stay "
+        f"within this server's budget for one view ({_size(mem)}, {flops / 1e9:.0f} GFLOP)."
+    )
     return ViewPlan(cols, "", note, view_bytes(cfg, cols) / 2**20, view_flops(cfg, cols) / 1e9)
 
 
@@ -139,11 +146,15 @@ def _refusal(cfg: RunConfig, mem: float) -> str:
     need = view_bytes(cfg, MIN_COLUMNS)
     fit_len = _largest(lambda L: view_bytes(_with(cfg, seq_len=L), MIN_COLUMNS) <= mem, cfg.seq_len)
     fit_h = _largest(lambda H: view_bytes(_with(cfg, hidden=H), MIN_COLUMNS) <= mem, cfg.hidden)
-    what = [f"a sequence length of at most {fit_len}" if fit_len >= 2 else "",
-            f"a hidden size of at most {fit_h}" if fit_h >= 2 else ""]
+    what = [
+        f"a sequence length of at most {fit_len}" if fit_len >= 2 else "",
+        f"a hidden size of at most {fit_h}" if fit_h >= 2 else "",
+    ]
     what = [w for w in what if w]
-    return (f"This heatmap would need about {_size(need)} of memory, more than this server allows for one "
-            f"view ({_size(mem)}, {VIEW_MB_ENV})." + (f" With {' or '.join(what)} it fits." if what else ""))
+    return (
+        f"This heatmap would need about {_size(need)} of memory, more than this server allows for one "
+        f"view ({_size(mem)}, {VIEW_MB_ENV})." + (f" With {' or '.join(what)} it fits." if what else "")
+    )
 
 
 def _with(cfg: RunConfig, **changes: int) -> _Sizes:
@@ -186,10 +197,12 @@ def run_bytes(cfg: RunConfig) -> float:
 
 
 def check_run(cfg: RunConfig) -> str:
-    """"" when a training run of cfg fits this server's budget, else the reason (for a message)."""
+    """ "" when a training run of cfg fits this server's budget, else the reason (for a message)."""
     need, mem = run_bytes(cfg), run_mb() * 2**20
     if need <= mem:
         return ""
-    return (f"Training this configuration would need about {_size(need)} of memory, more than this server "
-            f"allows for one run ({_size(mem)}, {RUN_MB_ENV}). A shorter sequence, a smaller batch or "
-            "hidden size fits.")
+    return (
+        f"Training this configuration would need about {_size(need)} of memory, more than this server "
+        f"allows for one run ({_size(mem)}, {RUN_MB_ENV}). A shorter sequence, a smaller batch or "
+        "hidden size fits."
+    )

@@ -29,6 +29,7 @@ def state_size(cell: str, hidden: int) -> int:
     """n, the size of a cell's state: H, or 2H for the LSTM's [h; c]."""
     return 2 * hidden if cell == "lstm" else hidden
 
+
 LSTM_FORGET_BIAS = 1.0
 """The LSTM's forget gate starts mostly open, sigmoid(1) = 0.73, as is common practice (Gers et al. 2000;
 Jozefowicz et al. 2015): with a bias of 0 the cell state is halved every step, and the LSTM preset
@@ -107,7 +108,7 @@ class RecurrentNet(nn.Module):
                 else:
                     p.zero_()
             if self.cell == "lstm":  # gate order i, f, g, o: the second block is the forget gate
-                self.bias_hh[H:2 * H] = LSTM_FORGET_BIAS
+                self.bias_hh[H : 2 * H] = LSTM_FORGET_BIAS
 
     def recurrent_matrix(self) -> Tensor:
         """The (H, H) matrix whose spectrum the charts show: W_hh, or the candidate block of a gated
@@ -115,11 +116,14 @@ class RecurrentNet(nn.Module):
         if self.cell == "rnn":
             return self.W_hh
         H = self.H  # gate order: GRU r,z,n ; LSTM i,f,g,o -> the third block in both
-        return self.weight_hh[2 * H:3 * H]
+        return self.weight_hh[2 * H : 3 * H]
 
     def recurrent_params(self) -> list[nn.Parameter]:
-        names = ("W_hh", "W_xh", "b_h") if self.cell == "rnn" else (
-            "weight_hh", "weight_ih", "bias_hh", "bias_ih")
+        names = (
+            ("W_hh", "W_xh", "b_h")
+            if self.cell == "rnn"
+            else ("weight_hh", "weight_ih", "bias_hh", "bias_ih")
+        )
         return [getattr(self, n) for n in names]
 
     # ---- one step on a batch ------------------------------------------------------------------
@@ -138,8 +142,8 @@ class RecurrentNet(nn.Module):
         if self.cell == "gru":
             hp = torch.addmm(self.bias_hh, s, self.weight_hh.t())  # (B, 3H)
             r = torch.sigmoid(xp[:, :H] + hp[:, :H])
-            z = torch.sigmoid(xp[:, H:2 * H] + hp[:, H:2 * H])
-            n = torch.tanh(xp[:, 2 * H:] + r * hp[:, 2 * H:])
+            z = torch.sigmoid(xp[:, H : 2 * H] + hp[:, H : 2 * H])
+            n = torch.tanh(xp[:, 2 * H :] + r * hp[:, 2 * H :])
             return (1 - z) * n + z * s, None
         h, c = s[:, :H], s[:, H:]
         gates = xp + torch.addmm(self.bias_hh, h, self.weight_hh.t())  # (B, 4H)
@@ -161,8 +165,9 @@ class RecurrentNet(nn.Module):
         return torch.matmul(self.hidden_of(s), self.W_hy.t()) + self.b_y
 
     # ---- the time loop -----------------------------------------------------------------------
-    def forward(self, x: Tensor, s0: Tensor | None = None, probe: Tensor | None = None,
-                free_running: bool = False) -> Trace:
+    def forward(
+        self, x: Tensor, s0: Tensor | None = None, probe: Tensor | None = None, free_running: bool = False
+    ) -> Trace:
         """Run the explicit time loop over x (T, B, I), keeping every state.
 
         probe: optional zero tensor (T, B, n) added to each state so that probe.grad = dL/ds_t.

@@ -44,10 +44,11 @@ def split_changes(text: str | None) -> tuple[dict[str, str], list[str]]:
             notices.append(f"b: {shorten(item)} is not key:value (e.g. b=clip:1,lr:0.1) — ignored.")
             continue
         i = min(seps)
-        key, value = item[:i].strip().lower(), item[i + 1:].strip()
+        key, value = item[:i].strip().lower(), item[i + 1 :].strip()
         if key not in FIELD:
-            notices.append(f"b: {shorten(key)} is not a setting (allowed: one of {', '.join(KEYS)}) "
-                           "— ignored.")
+            notices.append(
+                f"b: {shorten(key)} is not a setting (allowed: one of {', '.join(KEYS)}) — ignored."
+            )
             continue
         raw[key] = value
     return raw, notices

@@ -87,16 +87,22 @@ def gather(cfg: RunConfig) -> Evidence:
         init_factor=measure.factor(measure.decay_slope(a.heatmap)),
         end_factor=measure.factor(measure.decay_slope(r.arrays["jacobian"][-1])),
         ratio=v.ratio if v.ratio is not None else math.inf,
-        kind=v.kind, stage=v.stage, diverged_at=v.step,
+        kind=v.kind,
+        stage=v.stage,
+        diverged_at=v.step,
         clipped=float(m["clipped"].mean()) if len(m) else 0.0,
-        spike=spike, rho_end=rho_end, reach=_reach(r.arrays["grad_time"]), wall_s=wall)
+        spike=spike,
+        rho_end=rho_end,
+        reach=_reach(r.arrays["grad_time"]),
+        wall_s=wall,
+    )
 
 
 def _reach(grad_time: np.ndarray) -> float:
     """Mean log10 ||dL/dh_1|| / ||dL/dh_L|| over the last fifth of the updates (NaN if none covers both)."""
     if not len(grad_time):
         return math.nan
-    tail = grad_time[-max(1, len(grad_time) // 5):]
+    tail = grad_time[-max(1, len(grad_time) // 5) :]
     with np.errstate(divide="ignore", invalid="ignore"):
         r = np.log10(tail[:, 0]) - np.log10(tail[:, -1])
     r = r[np.isfinite(r)]
@@ -108,6 +114,7 @@ def _x(v: float) -> str:
 
 
 # ---- claims about one configuration ---------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class PerStep:
@@ -121,8 +128,13 @@ class PerStep:
     @property
     def words(self) -> str:
         when = "at initialisation" if self.when == "init" else "after training"
-        rng = (f"between ×{self.lo:g} and ×{self.hi:g}" if self.lo is not None and self.hi is not None
-               else f"at least ×{self.lo:g}" if self.lo is not None else f"at most ×{self.hi:g}")
+        rng = (
+            f"between ×{self.lo:g} and ×{self.hi:g}"
+            if self.lo is not None and self.hi is not None
+            else f"at least ×{self.lo:g}"
+            if self.lo is not None
+            else f"at most ×{self.hi:g}"
+        )
         return f"per step back {when}: {rng}"
 
     def check(self, ev: Evidence) -> Check:
@@ -170,8 +182,12 @@ class Diverges:
 
     def check(self, ev: Evidence) -> Check:
         at = ev.diverged_at
-        ok = (at is not None and (self.stage is None or ev.stage == self.stage) and at >= self.first
-              and (self.last is None or at <= self.last))
+        ok = (
+            at is not None
+            and (self.stage is None or ev.stage == self.stage)
+            and at >= self.first
+            and (self.last is None or at <= self.last)
+        )
         got = f"diverged at step {at} ({ev.stage} pass)" if at is not None else "did not diverge"
         return Check(ok, self.words, got)
 
@@ -206,6 +222,7 @@ class Clipped:
 
 
 # ---- claims of a remedy pair: "with" against "without" --------------------------------------------
+
 
 @dataclass(frozen=True)
 class Gain:

@@ -19,15 +19,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m rnnlab", description="RNN Lab: train a small RNN and record what "
-                "its gradients do.")
+    p = _Parser(
+        prog="python -m rnnlab", description="RNN Lab: train a small RNN and record what its gradients do."
+    )
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="train one configuration and export the run")
     r.add_argument("--preset", help="start from a named preset (see `presets`)")
-    r.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE",
-                   help="set one key (repeatable); keys: " + ", ".join(FIELD))
-    r.add_argument("--out", help="directory to write config.json, summary.json, metrics.csv, "
-                   "arrays.npz")
+    r.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="set one key (repeatable); keys: " + ", ".join(FIELD),
+    )
+    r.add_argument("--out", help="directory to write config.json, summary.json, metrics.csv, arrays.npz")
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets")
     sub.add_parser("tasks", help="list the tasks: what each asks, and its baseline")
@@ -40,8 +46,9 @@ def parse_sets(items: list[str]) -> dict[str, str]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError("--set", f"{shorten(item)} is not KEY=VALUE", "KEY=VALUE with a key of "
-                              + ", ".join(FIELD))
+            raise ConfigError(
+                "--set", f"{shorten(item)} is not KEY=VALUE", "KEY=VALUE with a key of " + ", ".join(FIELD)
+            )
         out[key] = value
     return out
 
@@ -70,8 +77,13 @@ class ProgressBar:
         self.last = now
         frac = (rec["step"] + 1) / self.total
         bar = "#" * int(30 * frac)
-        print(f"\r[{bar:<30}] step {rec['step'] + 1}/{self.total} loss {rec['loss']:.4g} "
-              f"|g| {rec['grad_norm']:.3g}", end="", file=sys.stderr, flush=True)
+        print(
+            f"\r[{bar:<30}] step {rec['step'] + 1}/{self.total} loss {rec['loss']:.4g} "
+            f"|g| {rec['grad_norm']:.3g}",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def close(self) -> None:
         if self.enabled:
@@ -110,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
     s = result.summary
     n = s["updates"]
-    print(f"{result.verdict.text} ({n} update{'s' if n != 1 else ''} in {s['wall_time_s']:.1f} s"
-          + (f"; saved to {args.out})" if args.out else ")"))
+    print(
+        f"{result.verdict.text} ({n} update{'s' if n != 1 else ''} in {s['wall_time_s']:.1f} s"
+        + (f"; saved to {args.out})" if args.out else ")")
+    )
     return 0

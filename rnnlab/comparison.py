@@ -27,8 +27,9 @@ def per_step(metrics: pd.DataFrame) -> pd.DataFrame:
         return pd.DataFrame({"step": pd.Series(dtype=int), "seq_loss": pd.Series(dtype=float)})
     if "seq_loss" in metrics:
         return metrics.groupby("step", as_index=False)["seq_loss"].first()
-    return metrics.groupby("step", as_index=False)["loss"].sum(min_count=1).rename(
-        columns={"loss": "seq_loss"})
+    return (
+        metrics.groupby("step", as_index=False)["loss"].sum(min_count=1).rename(columns={"loss": "seq_loss"})
+    )
 
 
 def difference(hm_a: np.ndarray, hm_b: np.ndarray) -> np.ndarray:
@@ -36,8 +37,10 @@ def difference(hm_a: np.ndarray, hm_b: np.ndarray) -> np.ndarray:
     (above the diagonal, not computed, or an exactly zero product, where the ratio is undefined)."""
     a, b = np.asarray(hm_a, float), np.asarray(hm_b, float)  # (L, L) each
     if a.shape != b.shape:
-        raise ValueError(f"the heatmaps have different sizes ({a.shape[0]} and {b.shape[0]} steps); "
-                         "a difference needs the same sequence length")
+        raise ValueError(
+            f"the heatmaps have different sizes ({a.shape[0]} and {b.shape[0]} steps); "
+            "a difference needs the same sequence length"
+        )
     with np.errstate(invalid="ignore"):
         d = b - a
     return np.where(np.isfinite(a) & np.isfinite(b), d, np.nan)

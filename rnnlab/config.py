@@ -39,8 +39,21 @@ from .fields import (
 
 # Re-exported: callers import the table's names from rnnlab.config, as before the split.
 __all__ = [
-    "CAP_ENV", "ECHO_MAX", "FIELD", "FIELDS", "GROUPS", "HARD_MAX", "KEYS", "ConfigError", "Field",
-    "RunConfig", "cap", "default_values", "format_value", "parse_value", "shorten",
+    "CAP_ENV",
+    "ECHO_MAX",
+    "FIELD",
+    "FIELDS",
+    "GROUPS",
+    "HARD_MAX",
+    "KEYS",
+    "ConfigError",
+    "Field",
+    "RunConfig",
+    "cap",
+    "default_values",
+    "format_value",
+    "parse_value",
+    "shorten",
 ]
 
 
@@ -78,11 +91,15 @@ class RunConfig:
             value = parse_value(f.key, getattr(self, f.key))
             object.__setattr__(self, f.key, value)  # normalised (e.g. int for "100")
         if self.tbptt > self.seq_len:
-            raise ConfigError("tbptt", f"{fmt_number(self.tbptt)} is longer than seq_len={self.seq_len}",
-                              f"0 (full BPTT) or 1..{self.seq_len}")
+            raise ConfigError(
+                "tbptt",
+                f"{fmt_number(self.tbptt)} is longer than seq_len={self.seq_len}",
+                f"0 (full BPTT) or 1..{self.seq_len}",
+            )
         if self.omega > 0 and self.cell != "rnn":
-            raise ConfigError("omega", f"the regulariser is defined for cell=rnn, not {self.cell}",
-                              "0 unless cell=rnn")
+            raise ConfigError(
+                "omega", f"the regulariser is defined for cell=rnn, not {self.cell}", "0 unless cell=rnn"
+            )
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod
@@ -94,8 +111,9 @@ class RunConfig:
         return cls(**{**default_values(), **{k: parse_value(k, v) for k, v in values.items()}})
 
     @classmethod
-    def from_lenient(cls, values: Mapping[str, Any], base: RunConfig | None = None
-                     ) -> tuple[RunConfig, list[str]]:
+    def from_lenient(
+        cls, values: Mapping[str, Any], base: RunConfig | None = None
+    ) -> tuple[RunConfig, list[str]]:
         """Lenient (URL): bad values fall back to `base` (default config) with a notice each.
 
         Values above a cap are clamped to the cap; unknown keys are ignored by the caller (a URL has
@@ -161,8 +179,11 @@ class RunConfig:
     def to_strings(self, only_changed: bool = True) -> dict[str, str]:
         """String form for a URL or `--set`: only keys that differ from the defaults by default."""
         default = default_values()
-        return {k: format_value(getattr(self, k)) for k in KEYS
-                if not only_changed or getattr(self, k) != default[k]}
+        return {
+            k: format_value(getattr(self, k))
+            for k in KEYS
+            if not only_changed or getattr(self, k) != default[k]
+        }
 
     @property
     def seq_total(self) -> int:

@@ -108,8 +108,8 @@ def shorten(raw: Any, limit: int = ECHO_MAX) -> str:
     if isinstance(raw, int) and not isinstance(raw, bool):
         return _short_int(raw)
     if isinstance(raw, str):
-        text = repr(raw[:limit + 1])  # repr of the whole of a 100 KB value would be wasted work
-        return text if len(raw) <= limit and len(text) <= limit + 2 else text[:limit + 1] + "…" + text[0]
+        text = repr(raw[: limit + 1])  # repr of the whole of a 100 KB value would be wasted work
+        return text if len(raw) <= limit and len(text) <= limit + 2 else text[: limit + 1] + "…" + text[0]
     try:
         text = repr(raw)
     except Exception:
@@ -136,56 +136,163 @@ def _digits(n: int) -> int:
 F = Field
 FIELDS: tuple[Field, ...] = (
     # Network
-    F("cell", str, "rnn", "Recurrent cell: vanilla RNN, GRU or LSTM.", "Network",
-      choices=("rnn", "gru", "lstm"), label="Cell"),
-    F("act", str, "tanh", "Activation f of the vanilla cell; its largest slope gamma sets the norm bound.",
-      "Network", choices=activations.NAMES, label="Activation"),
+    F(
+        "cell",
+        str,
+        "rnn",
+        "Recurrent cell: vanilla RNN, GRU or LSTM.",
+        "Network",
+        choices=("rnn", "gru", "lstm"),
+        label="Cell",
+    ),
+    F(
+        "act",
+        str,
+        "tanh",
+        "Activation f of the vanilla cell; its largest slope gamma sets the norm bound.",
+        "Network",
+        choices=activations.NAMES,
+        label="Activation",
+    ),
     F("hidden", int, 64, "Hidden size H.", "Network", lo=2, capped=True, label="Hidden size"),
     # rho >= 1e-30: the weights are float32, whose normal range ends at 1.2e-38. Below it numbers lose
     # digits (subnormals) and then vanish: rho = 5e-324 makes W_hh exactly 0. At rho = 1e-30 an entry
     # would have to be 1e-8 of the largest to leave that range, so the spectral radius stays exact to
     # float32 rounding (the help text's promise) for every init and hidden size.
-    F("rho", float, 1.0, "Spectral radius of W_hh at initialisation (exact).", "Network",
-      lo=1e-30, hi=10, label="Spectral radius rho"),
-    F("init", str, "gaussian", "Recurrent init before scaling to rho.", "Network",
-      choices=("gaussian", "orthogonal", "identity"), label="Recurrent init"),
-    F("leak", float, 0.0, "Leaky integration: h_t = leak*h_{t-1} + (1-leak)*f(a_t).", "Network",
-      lo=0, hi=1, hi_open=True, label="Leak"),
+    F(
+        "rho",
+        float,
+        1.0,
+        "Spectral radius of W_hh at initialisation (exact).",
+        "Network",
+        lo=1e-30,
+        hi=10,
+        label="Spectral radius rho",
+    ),
+    F(
+        "init",
+        str,
+        "gaussian",
+        "Recurrent init before scaling to rho.",
+        "Network",
+        choices=("gaussian", "orthogonal", "identity"),
+        label="Recurrent init",
+    ),
+    F(
+        "leak",
+        float,
+        0.0,
+        "Leaky integration: h_t = leak*h_{t-1} + (1-leak)*f(a_t).",
+        "Network",
+        lo=0,
+        hi=1,
+        hi_open=True,
+        label="Leak",
+    ),
     # Task
-    F("task", str, "adding", "What the network is trained to do; each task has a baseline, the loss of "
-      "the best guess that ignores the inputs: a run has learned when it ends well below it.", "Task",
-      choices=tuple(tasks.TASKS), label="Task"),
+    F(
+        "task",
+        str,
+        "adding",
+        "What the network is trained to do; each task has a baseline, the loss of "
+        "the best guess that ignores the inputs: a run has learned when it ends well below it.",
+        "Task",
+        choices=tuple(tasks.TASKS),
+        label="Task",
+    ),
     F("seq_len", int, 100, "Sequence length T.", "Task", lo=2, capped=True, label="Sequence length T"),
     # Training
-    F("tbptt", int, 0, "Truncation window in steps; 0 = full BPTT.", "Training", lo=0,
-      label="TBPTT window"),
+    F("tbptt", int, 0, "Truncation window in steps; 0 = full BPTT.", "Training", lo=0, label="TBPTT window"),
     F("clip", float, 0.0, "Clip threshold; 0 = off.", "Training", lo=0, label="Clip threshold"),
-    F("clip_mode", str, "norm", "norm: rescale the global gradient norm; value: clamp each component.",
-      "Training", choices=("norm", "value"), label="Clip mode"),
-    F("optimizer", str, "sgd", "Optimizer.", "Training",
-      choices=("sgd", "momentum", "adam", "rmsprop"), label="Optimizer"),
+    F(
+        "clip_mode",
+        str,
+        "norm",
+        "norm: rescale the global gradient norm; value: clamp each component.",
+        "Training",
+        choices=("norm", "value"),
+        label="Clip mode",
+    ),
+    F(
+        "optimizer",
+        str,
+        "sgd",
+        "Optimizer.",
+        "Training",
+        choices=("sgd", "momentum", "adam", "rmsprop"),
+        label="Optimizer",
+    ),
     F("lr", float, 0.01, "Learning rate.", "Training", lo=0, lo_open=True, hi=100, label="Learning rate"),
-    F("steps", int, 200, "Training minibatches; 0 = analyse at initialisation only.", "Training",
-      lo=0, capped=True, label="Training steps"),
+    F(
+        "steps",
+        int,
+        200,
+        "Training minibatches; 0 = analyse at initialisation only.",
+        "Training",
+        lo=0,
+        capped=True,
+        label="Training steps",
+    ),
     F("batch", int, 32, "Minibatch size.", "Training", lo=1, capped=True, label="Batch size"),
-    F("seed", int, 0, "Every random draw derives from it: same config, same numbers.", "Training",
-      lo=0, hi=2**31 - 1, label="Seed"),
+    F(
+        "seed",
+        int,
+        0,
+        "Every random draw derives from it: same config, same numbers.",
+        "Training",
+        lo=0,
+        hi=2**31 - 1,
+        label="Seed",
+    ),
     # Remedies (issue 5)
     F("l1", float, 0.0, "L1 penalty weight on W_hh.", "Remedies", lo=0, hi=10, label="L1 on W_hh"),
     F("l2", float, 0.0, "L2 penalty weight on W_hh.", "Remedies", lo=0, hi=10, label="L2 on W_hh"),
-    F("omega", float, 0.0, "Weight of the vanishing-gradient regulariser (Pascanu et al. 2013).",
-      "Remedies", lo=0, hi=100, label="Omega regulariser"),
-    F("train_recurrent", bool, True,
-      "Train the recurrent and input weights; false = echo state network (readout only).",
-      "Remedies", label="Train recurrent weights"),
-    F("teacher_forcing", bool, True,
-      "sine task: feed the true previous value (true) or the model's own prediction (false).",
-      "Remedies", label="Teacher forcing"),
+    F(
+        "omega",
+        float,
+        0.0,
+        "Weight of the vanishing-gradient regulariser (Pascanu et al. 2013).",
+        "Remedies",
+        lo=0,
+        hi=100,
+        label="Omega regulariser",
+    ),
+    F(
+        "train_recurrent",
+        bool,
+        True,
+        "Train the recurrent and input weights; false = echo state network (readout only).",
+        "Remedies",
+        label="Train recurrent weights",
+    ),
+    F(
+        "teacher_forcing",
+        bool,
+        True,
+        "sine task: feed the true previous value (true) or the model's own prediction (false).",
+        "Remedies",
+        label="Teacher forcing",
+    ),
     # Display
-    F("norm", str, "spectral", "Heatmap norm: spectral, or rms (Frobenius / sqrt(state size)).", "Display",
-      choices=("spectral", "rms"), label="Heatmap norm"),
-    F("snapshots", int, 5, "Heatmap snapshots over training (first at step 0, last at the end).",
-      "Display", lo=1, capped=True, label="Snapshots"),
+    F(
+        "norm",
+        str,
+        "spectral",
+        "Heatmap norm: spectral, or rms (Frobenius / sqrt(state size)).",
+        "Display",
+        choices=("spectral", "rms"),
+        label="Heatmap norm",
+    ),
+    F(
+        "snapshots",
+        int,
+        5,
+        "Heatmap snapshots over training (first at step 0, last at the end).",
+        "Display",
+        lo=1,
+        capped=True,
+        label="Snapshots",
+    ),
 )
 FIELD = {f.key: f for f in FIELDS}
 KEYS = tuple(FIELD)

@@ -35,147 +35,256 @@ class Preset:
 
 _P = Preset
 _ALL = [
-    _P("vanishing-tanh", "Vanishing gradients with tanh",
-       "A tanh network whose recurrent matrix has spectral radius 0.8. In the heatmap every step back in "
-       "time multiplies the norm by about 0.63, so the colour fades within a few steps of the diagonal: a "
-       "thousand-fold fall takes about 15 steps. Trained on the adding task, whose two marked values lie "
-       "up to 100 steps before the answer, it stays at the baseline.",
-       {"act": "tanh", "rho": 0.8, "seq_len": 100, "steps": 200},
-       (PerStep("init", hi=0.7), Outcome(NO_LEARNING))),
-    _P("exploding", "Exploding gradients, no clipping",
-       "A tanh network with spectral radius 2 forecasting a sine wave, trained by plain SGD with a large "
-       "learning rate (0.25). Its Jacobian products grow about 1.16-fold per step back, so gradients "
-       "from far back are huge. Watch the gradient-norm chart: within about 20 updates the norm climbs "
-       "by more than ten orders of magnitude, until the weights overflow and training stops.",
-       {"act": "tanh", "rho": 2.0, "task": "sine", "seq_len": 50, "lr": 0.25, "steps": 300},
-       (PerStep("init", lo=1.1), Diverges(first=10, last=60), Spike(8))),
-    _P("exploding-clipped", "The same network rescued by clipping",
-       "Identical to 'exploding', but the global gradient norm is clipped to 0.5: each update keeps its "
-       "direction and is at most 0.125 long. Nearly every update is clipped (red marks on the "
-       "gradient-norm chart; the grey line shows the norm before clipping), training never diverges, "
-       "and the network learns the forecast: its final loss ends well below the baseline.",
-       {"act": "tanh", "rho": 2.0, "task": "sine", "seq_len": 50, "lr": 0.25, "steps": 300, "clip": 0.5},
-       (Outcome(LEARNED, below=0.4), Clipped(0.8))),
-    _P("orthogonal-edge", "Orthogonal init at the edge (ρ = 1)",
-       "A linear cell, so that nothing but W_hh acts on the gradient, with an orthogonal W_hh at "
-       "spectral radius 1: every singular value and every |eigenvalue| is exactly 1, so ||dh_t/dh_k|| "
-       "is 1 at every lag and the heatmap is white to the corner. Move ρ to 0.95 or 1.05: the factor per "
-       "step becomes exactly ρ, and the map turns blue or red. (With tanh the slopes f' < 1 add their "
-       "own decay, and orthogonal and Gaussian inits look alike.)",
-       {"act": "linear", "init": "orthogonal", "rho": 1.0, "task": "sine", "seq_len": 100,
-        "optimizer": "adam", "lr": 0.003, "steps": 200},
-       (PerStep("init", lo=0.999, hi=1.001), Outcome(LEARNED, below=0.3))),
-    _P("irnn-adding", "Identity-initialised ReLU on the adding task",
-       "The IRNN recipe: ReLU units with W_hh = I. At initialisation each step copies the active units "
-       "forward unchanged, so ||dh_t/dh_k|| neither vanishes nor explodes along the sequence (×1.00 per "
-       "step). The state itself grows as inputs accumulate, so the raw gradient norm is huge and every "
-       "update is clipped; with clipping and Adam the network learns the adding task over 100 steps.",
-       {"act": "relu", "init": "identity", "rho": 1.0, "task": "adding", "seq_len": 100,
-        "lr": 0.001, "optimizer": "adam", "clip": 1.0, "steps": 400},
-       (PerStep("init", lo=0.99, hi=1.01), Outcome(LEARNED, below=0.6), Clipped(0.9))),
-    _P("order-truncated", "Truncation too short for the order task",
-       "The order task asks, at the last of 20 steps, which two symbols (A or B) were marked early on "
-       "(within the first 12 steps). Truncated BPTT cuts the gradient every 5 steps (dashed lines), so "
-       "no update can connect the answer to the symbols: the loss never gets below the baseline, a uniform "
-       "guess.",
-       {"task": "order", "seq_len": 20, "tbptt": 5, "optimizer": "adam", "lr": 0.01, "steps": 300},
-       (Outcome(NO_LEARNING),)),
-    _P("order-full", "The order task with full BPTT",
-       "The same order task with the full gradient: updates now link the answer to the marked symbols "
-       "and the network learns the task, ending far below the baseline. Compare the temporal gradient "
-       "profile with 'order-truncated'.",
-       {"task": "order", "seq_len": 20, "tbptt": 0, "optimizer": "adam", "lr": 0.01, "steps": 300},
-       (Outcome(LEARNED, below=0.2),)),
-    _P("l2-off", "Large recurrent weights, no penalty",
-       "A tanh network started with spectral radius 1.5. Its σ_max·γ is about 2.7, so Pascanu's "
-       "necessary condition for exploding holds, yet the tanh slopes keep the Jacobian products near "
-       "balance at initialisation (about ×1.01 per step). Training leaves the spectral radius near 1.5. "
-       "Baseline for the L2 penalty.",
-       {"act": "tanh", "rho": 1.5, "seq_len": 60, "lr": 0.01, "steps": 200},
-       (PerStep("init", lo=0.98, hi=1.05),)),
-    _P("l2-on", "L2 penalty on W_hh",
-       "The same network with an L2 penalty on the recurrent weights. Over training the penalty pulls "
-       "the spectral radius from 1.5 to below 1 (see its chart), and after training the products decay "
-       "faster than without it: away from the exploding regime, at the price of a shorter memory.",
-       {"act": "tanh", "rho": 1.5, "seq_len": 60, "lr": 0.01, "steps": 200, "l2": 0.1},
-       (PerStep("end", hi=0.85),)),
-    _P("omega-off", "Vanishing gradients, no regulariser",
-       "A contracting tanh network (×0.64 per step) on the adding task: the gradient from the loss at the "
-       "end barely reaches the marked inputs, and after training the products still decay as fast. "
-       "Baseline for Pascanu's regulariser.",
-       {"act": "tanh", "rho": 0.8, "seq_len": 50, "lr": 0.01, "steps": 200},
-       (PerStep("init", hi=0.7), PerStep("end", hi=0.7))),
-    _P("omega-on", "Pascanu's vanishing-gradient regulariser",
-       "The same network with the regulariser of Pascanu, Mikolov and Bengio (2013): it asks each step "
-       "back in time to keep the gradient's norm. After training the heatmap decays far more slowly "
-       "(close to ×1 per step) and the temporal gradient profile reaches back to the start. On this short "
-       "run the loss does not improve: a gradient that reaches back is needed to learn, not enough.",
-       {"act": "tanh", "rho": 0.8, "seq_len": 50, "lr": 0.01, "steps": 200, "omega": 1.0},
-       (PerStep("end", lo=0.9),)),
-    _P("leak-off", "Vanishing gradients without leaky units",
-       "A tanh network with spectral radius 0.7: gradients die within a few steps (about ×0.56 per step).",
-       {"act": "tanh", "rho": 0.7, "seq_len": 100, "steps": 100},
-       (PerStep("init", hi=0.65),)),
-    _P("leak-on", "Leaky integration units",
-       "The same network with leak 0.9: each unit keeps 90% of its previous state, so the one-step "
-       "Jacobian is close to 0.9·I and gradients decay far more slowly along the sequence (about ×0.96 "
-       "per step).",
-       {"act": "tanh", "rho": 0.7, "seq_len": 100, "steps": 100, "leak": 0.9},
-       (PerStep("init", lo=0.9),)),
-    _P("gated-off", "A vanilla RNN on the adding task",
-       "A vanilla tanh RNN on the adding task with T = 50 (×0.77 per step at initialisation): in 300 "
-       "updates it does not learn the task. The baseline for gated cells.",
-       {"cell": "rnn", "task": "adding", "seq_len": 50, "optimizer": "adam", "lr": 0.02, "steps": 300},
-       (PerStep("init", hi=0.85), Outcome(NO_LEARNING))),
-    _P("gru", "A GRU on the adding task",
-       "The same task with a GRU. At initialisation its products decay about as fast as the vanilla "
-       "cell's (×0.75 per step); training opens the update gate, which lets the state pass almost "
-       "unchanged, and after training the products stay near one per step (move the snapshot slider). "
-       "It learns the task.",
-       {"cell": "gru", "task": "adding", "seq_len": 50, "optimizer": "adam", "lr": 0.02, "steps": 300},
-       (PerStep("init", hi=0.85), PerStep("end", lo=0.95), Outcome(LEARNED, below=0.2))),
-    _P("lstm", "An LSTM on the adding task",
-       "The same task with an LSTM. Its cell state c is carried additively, gated by the forget gate, "
-       "whose bias starts at 1 (common practice) so the gate is mostly open: the Jacobian of [h; c] has "
-       "a block close to the identity, the constant error carousel, and products decay only about "
-       "×0.94 per step at initialisation. It learns the task.",
-       {"cell": "lstm", "task": "adding", "seq_len": 50, "optimizer": "adam", "lr": 0.02, "steps": 300},
-       (PerStep("init", lo=0.9), Outcome(LEARNED, below=0.3))),
-    _P("esn-off", "Sine forecasting, all weights trained",
-       "A tanh network trained end to end on next-value forecasting of a noisy sum of sines. It learns "
-       "the forecast.",
-       {"task": "sine", "seq_len": 50, "rho": 0.95, "optimizer": "adam", "lr": 0.003, "steps": 200},
-       (Outcome(LEARNED, below=0.3),)),
-    _P("esn-on", "Echo state network",
-       "The same network with the recurrent and input weights frozen at their scaled random "
-       "initialisation: only the readout learns, and no gradient ever has to travel back in time. With ρ "
-       "just below 1 the reservoir keeps a fading memory of its inputs, and the forecast is learnt nearly "
-       "as well as with every weight trained.",
-       {"task": "sine", "seq_len": 50, "rho": 0.95, "optimizer": "adam", "lr": 0.003, "steps": 200,
-        "train_recurrent": False},
-       (Outcome(LEARNED, below=0.3),)),
-    _P("teacher-forcing-off", "Free-running sine forecasting",
-       "Without teacher forcing the network reads its own previous prediction as the next input, so its "
-       "errors compound along the sequence and gradients also flow through the fed-back outputs. In 200 "
-       "updates it does not learn the forecast.",
-       {"task": "sine", "seq_len": 50, "rho": 0.9, "optimizer": "adam", "lr": 0.003, "steps": 200,
-        "teacher_forcing": False},
-       (Outcome(NO_LEARNING),)),
-    _P("teacher-forcing-on", "Teacher forcing",
-       "With teacher forcing the network reads the true previous value at every step: each prediction "
-       "starts from the truth, and the same training learns the forecast.",
-       {"task": "sine", "seq_len": 50, "rho": 0.9, "optimizer": "adam", "lr": 0.003, "steps": 200,
-        "teacher_forcing": True},
-       (Outcome(LEARNED, below=0.3),)),
-    _P("init-gaussian", "Gaussian init, σ_max below 1",
-       "A linear cell with a Gaussian W_hh scaled to spectral radius 0.5, which puts its largest "
-       "singular value near 0.9: no direction can grow by more than that in one step, so Pascanu's bound "
-       "rules out exploding gradients. But the singular values of a Gaussian matrix spread out, its "
-       "eigenvalues fill the disc, and the products shrink about ×0.5 per step. Compare "
-       "'orthogonal-edge', which keeps σ_max = 1 without the decay.",
-       {"act": "linear", "init": "gaussian", "rho": 0.5, "task": "sine", "seq_len": 100,
-        "optimizer": "adam", "lr": 0.003, "steps": 200},
-       (PerStep("init", hi=0.55),)),
+    _P(
+        "vanishing-tanh",
+        "Vanishing gradients with tanh",
+        "A tanh network whose recurrent matrix has spectral radius 0.8. In the heatmap every step back in "
+        "time multiplies the norm by about 0.63, so the colour fades within a few steps of the diagonal: a "
+        "thousand-fold fall takes about 15 steps. Trained on the adding task, whose two marked values lie "
+        "up to 100 steps before the answer, it stays at the baseline.",
+        {"act": "tanh", "rho": 0.8, "seq_len": 100, "steps": 200},
+        (PerStep("init", hi=0.7), Outcome(NO_LEARNING)),
+    ),
+    _P(
+        "exploding",
+        "Exploding gradients, no clipping",
+        "A tanh network with spectral radius 2 forecasting a sine wave, trained by plain SGD with a large "
+        "learning rate (0.25). Its Jacobian products grow about 1.16-fold per step back, so gradients "
+        "from far back are huge. Watch the gradient-norm chart: within about 20 updates the norm climbs "
+        "by more than ten orders of magnitude, until the weights overflow and training stops.",
+        {"act": "tanh", "rho": 2.0, "task": "sine", "seq_len": 50, "lr": 0.25, "steps": 300},
+        (PerStep("init", lo=1.1), Diverges(first=10, last=60), Spike(8)),
+    ),
+    _P(
+        "exploding-clipped",
+        "The same network rescued by clipping",
+        "Identical to 'exploding', but the global gradient norm is clipped to 0.5: each update keeps its "
+        "direction and is at most 0.125 long. Nearly every update is clipped (red marks on the "
+        "gradient-norm chart; the grey line shows the norm before clipping), training never diverges, "
+        "and the network learns the forecast: its final loss ends well below the baseline.",
+        {"act": "tanh", "rho": 2.0, "task": "sine", "seq_len": 50, "lr": 0.25, "steps": 300, "clip": 0.5},
+        (Outcome(LEARNED, below=0.4), Clipped(0.8)),
+    ),
+    _P(
+        "orthogonal-edge",
+        "Orthogonal init at the edge (ρ = 1)",
+        "A linear cell, so that nothing but W_hh acts on the gradient, with an orthogonal W_hh at "
+        "spectral radius 1: every singular value and every |eigenvalue| is exactly 1, so ||dh_t/dh_k|| "
+        "is 1 at every lag and the heatmap is white to the corner. Move ρ to 0.95 or 1.05: the factor per "
+        "step becomes exactly ρ, and the map turns blue or red. (With tanh the slopes f' < 1 add their "
+        "own decay, and orthogonal and Gaussian inits look alike.)",
+        {
+            "act": "linear",
+            "init": "orthogonal",
+            "rho": 1.0,
+            "task": "sine",
+            "seq_len": 100,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "steps": 200,
+        },
+        (PerStep("init", lo=0.999, hi=1.001), Outcome(LEARNED, below=0.3)),
+    ),
+    _P(
+        "irnn-adding",
+        "Identity-initialised ReLU on the adding task",
+        "The IRNN recipe: ReLU units with W_hh = I. At initialisation each step copies the active units "
+        "forward unchanged, so ||dh_t/dh_k|| neither vanishes nor explodes along the sequence (×1.00 per "
+        "step). The state itself grows as inputs accumulate, so the raw gradient norm is huge and every "
+        "update is clipped; with clipping and Adam the network learns the adding task over 100 steps.",
+        {
+            "act": "relu",
+            "init": "identity",
+            "rho": 1.0,
+            "task": "adding",
+            "seq_len": 100,
+            "lr": 0.001,
+            "optimizer": "adam",
+            "clip": 1.0,
+            "steps": 400,
+        },
+        (PerStep("init", lo=0.99, hi=1.01), Outcome(LEARNED, below=0.6), Clipped(0.9)),
+    ),
+    _P(
+        "order-truncated",
+        "Truncation too short for the order task",
+        "The order task asks, at the last of 20 steps, which two symbols (A or B) were marked early on "
+        "(within the first 12 steps). Truncated BPTT cuts the gradient every 5 steps (dashed lines), so "
+        "no update can connect the answer to the symbols: the loss never gets below the baseline, a uniform "
+        "guess.",
+        {"task": "order", "seq_len": 20, "tbptt": 5, "optimizer": "adam", "lr": 0.01, "steps": 300},
+        (Outcome(NO_LEARNING),),
+    ),
+    _P(
+        "order-full",
+        "The order task with full BPTT",
+        "The same order task with the full gradient: updates now link the answer to the marked symbols "
+        "and the network learns the task, ending far below the baseline. Compare the temporal gradient "
+        "profile with 'order-truncated'.",
+        {"task": "order", "seq_len": 20, "tbptt": 0, "optimizer": "adam", "lr": 0.01, "steps": 300},
+        (Outcome(LEARNED, below=0.2),),
+    ),
+    _P(
+        "l2-off",
+        "Large recurrent weights, no penalty",
+        "A tanh network started with spectral radius 1.5. Its σ_max·γ is about 2.7, so Pascanu's "
+        "necessary condition for exploding holds, yet the tanh slopes keep the Jacobian products near "
+        "balance at initialisation (about ×1.01 per step). Training leaves the spectral radius near 1.5. "
+        "Baseline for the L2 penalty.",
+        {"act": "tanh", "rho": 1.5, "seq_len": 60, "lr": 0.01, "steps": 200},
+        (PerStep("init", lo=0.98, hi=1.05),),
+    ),
+    _P(
+        "l2-on",
+        "L2 penalty on W_hh",
+        "The same network with an L2 penalty on the recurrent weights. Over training the penalty pulls "
+        "the spectral radius from 1.5 to below 1 (see its chart), and after training the products decay "
+        "faster than without it: away from the exploding regime, at the price of a shorter memory.",
+        {"act": "tanh", "rho": 1.5, "seq_len": 60, "lr": 0.01, "steps": 200, "l2": 0.1},
+        (PerStep("end", hi=0.85),),
+    ),
+    _P(
+        "omega-off",
+        "Vanishing gradients, no regulariser",
+        "A contracting tanh network (×0.64 per step) on the adding task: the gradient from the loss at the "
+        "end barely reaches the marked inputs, and after training the products still decay as fast. "
+        "Baseline for Pascanu's regulariser.",
+        {"act": "tanh", "rho": 0.8, "seq_len": 50, "lr": 0.01, "steps": 200},
+        (PerStep("init", hi=0.7), PerStep("end", hi=0.7)),
+    ),
+    _P(
+        "omega-on",
+        "Pascanu's vanishing-gradient regulariser",
+        "The same network with the regulariser of Pascanu, Mikolov and Bengio (2013): it asks each step "
+        "back in time to keep the gradient's norm. After training the heatmap decays far more slowly "
+        "(close to ×1 per step) and the temporal gradient profile reaches back to the start. On this short "
+        "run the loss does not improve: a gradient that reaches back is needed to learn, not enough.",
+        {"act": "tanh", "rho": 0.8, "seq_len": 50, "lr": 0.01, "steps": 200, "omega": 1.0},
+        (PerStep("end", lo=0.9),),
+    ),
+    _P(
+        "leak-off",
+        "Vanishing gradients without leaky units",
+        "A tanh network with spectral radius 0.7: gradients die within a few steps (about ×0.56 per step).",
+        {"act": "tanh", "rho": 0.7, "seq_len": 100, "steps": 100},
+        (PerStep("init", hi=0.65),),
+    ),
+    _P(
+        "leak-on",
+        "Leaky integration units",
+        "The same network with leak 0.9: each unit keeps 90% of its previous state, so the one-step "
+        "Jacobian is close to 0.9·I and gradients decay far more slowly along the sequence (about ×0.96 "
+        "per step).",
+        {"act": "tanh", "rho": 0.7, "seq_len": 100, "steps": 100, "leak": 0.9},
+        (PerStep("init", lo=0.9),),
+    ),
+    _P(
+        "gated-off",
+        "A vanilla RNN on the adding task",
+        "A vanilla tanh RNN on the adding task with T = 50 (×0.77 per step at initialisation): in 300 "
+        "updates it does not learn the task. The baseline for gated cells.",
+        {"cell": "rnn", "task": "adding", "seq_len": 50, "optimizer": "adam", "lr": 0.02, "steps": 300},
+        (PerStep("init", hi=0.85), Outcome(NO_LEARNING)),
+    ),
+    _P(
+        "gru",
+        "A GRU on the adding task",
+        "The same task with a GRU. At initialisation its products decay about as fast as the vanilla "
+        "cell's (×0.75 per step); training opens the update gate, which lets the state pass almost "
+        "unchanged, and after training the products stay near one per step (move the snapshot slider). "
+        "It learns the task.",
+        {"cell": "gru", "task": "adding", "seq_len": 50, "optimizer": "adam", "lr": 0.02, "steps": 300},
+        (PerStep("init", hi=0.85), PerStep("end", lo=0.95), Outcome(LEARNED, below=0.2)),
+    ),
+    _P(
+        "lstm",
+        "An LSTM on the adding task",
+        "The same task with an LSTM. Its cell state c is carried additively, gated by the forget gate, "
+        "whose bias starts at 1 (common practice) so the gate is mostly open: the Jacobian of [h; c] has "
+        "a block close to the identity, the constant error carousel, and products decay only about "
+        "×0.94 per step at initialisation. It learns the task.",
+        {"cell": "lstm", "task": "adding", "seq_len": 50, "optimizer": "adam", "lr": 0.02, "steps": 300},
+        (PerStep("init", lo=0.9), Outcome(LEARNED, below=0.3)),
+    ),
+    _P(
+        "esn-off",
+        "Sine forecasting, all weights trained",
+        "A tanh network trained end to end on next-value forecasting of a noisy sum of sines. It learns "
+        "the forecast.",
+        {"task": "sine", "seq_len": 50, "rho": 0.95, "optimizer": "adam", "lr": 0.003, "steps": 200},
+        (Outcome(LEARNED, below=0.3),),
+    ),
+    _P(
+        "esn-on",
+        "Echo state network",
+        "The same network with the recurrent and input weights frozen at their scaled random "
+        "initialisation: only the readout learns, and no gradient ever has to travel back in time. With ρ "
+        "just below 1 the reservoir keeps a fading memory of its inputs, and the forecast is learnt nearly "
+        "as well as with every weight trained.",
+        {
+            "task": "sine",
+            "seq_len": 50,
+            "rho": 0.95,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "steps": 200,
+            "train_recurrent": False,
+        },
+        (Outcome(LEARNED, below=0.3),),
+    ),
+    _P(
+        "teacher-forcing-off",
+        "Free-running sine forecasting",
+        "Without teacher forcing the network reads its own previous prediction as the next input, so its "
+        "errors compound along the sequence and gradients also flow through the fed-back outputs. In 200 "
+        "updates it does not learn the forecast.",
+        {
+            "task": "sine",
+            "seq_len": 50,
+            "rho": 0.9,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "steps": 200,
+            "teacher_forcing": False,
+        },
+        (Outcome(NO_LEARNING),),
+    ),
+    _P(
+        "teacher-forcing-on",
+        "Teacher forcing",
+        "With teacher forcing the network reads the true previous value at every step: each prediction "
+        "starts from the truth, and the same training learns the forecast.",
+        {
+            "task": "sine",
+            "seq_len": 50,
+            "rho": 0.9,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "steps": 200,
+            "teacher_forcing": True,
+        },
+        (Outcome(LEARNED, below=0.3),),
+    ),
+    _P(
+        "init-gaussian",
+        "Gaussian init, σ_max below 1",
+        "A linear cell with a Gaussian W_hh scaled to spectral radius 0.5, which puts its largest "
+        "singular value near 0.9: no direction can grow by more than that in one step, so Pascanu's bound "
+        "rules out exploding gradients. But the singular values of a Gaussian matrix spread out, its "
+        "eigenvalues fill the disc, and the products shrink about ×0.5 per step. Compare "
+        "'orthogonal-edge', which keeps σ_max = 1 without the decay.",
+        {
+            "act": "linear",
+            "init": "gaussian",
+            "rho": 0.5,
+            "task": "sine",
+            "seq_len": 100,
+            "optimizer": "adam",
+            "lr": 0.003,
+            "steps": 200,
+        },
+        (PerStep("init", hi=0.55),),
+    ),
 ]
 PRESETS: dict[str, Preset] = {p.name: p for p in _ALL}
 
@@ -221,8 +330,10 @@ PAIR_CLAIMS: dict[str, tuple] = {
     "Gradient clipping": (Gain("ratio", more=False, by=0.4, scale="ratio"),),
     "Full BPTT instead of truncation": (Gain("ratio", more=False, by=0.2, scale="ratio"),),
     "L2 penalty on W_hh": (Gain("rho_end", more=False, by=0.3), Gain("end_factor", more=False, by=0.1)),
-    "Vanishing-gradient regulariser": (Gain("end_factor", more=True, by=0.2),
-                                       Gain("reach", more=True, by=1.0)),
+    "Vanishing-gradient regulariser": (
+        Gain("end_factor", more=True, by=0.2),
+        Gain("reach", more=True, by=1.0),
+    ),
     "Leaky integration": (Gain("init_factor", more=True, by=0.25),),
     "GRU": (Gain("ratio", more=False, by=0.2, scale="ratio"), Gain("end_factor", more=True, by=0.15)),
     "LSTM": (Gain("ratio", more=False, by=0.3, scale="ratio"), Gain("init_factor", more=True, by=0.1)),

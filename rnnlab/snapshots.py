@@ -61,8 +61,9 @@ def step_jacobians(model: RecurrentNet, probe_x: torch.Tensor) -> tuple[torch.Te
     return J.detach(), float("nan")
 
 
-def snapshot(model: RecurrentNet, probe_x: torch.Tensor, norm: str, heatmap: bool = True,
-             **heatmap_kw: Any) -> Snapshot:
+def snapshot(
+    model: RecurrentNet, probe_x: torch.Tensor, norm: str, heatmap: bool = True, **heatmap_kw: Any
+) -> Snapshot:
     """The heatmap, the recurrent weights and their eigenvalues at the current weights.
 
     heatmap=False skips the Jacobian products (a server's budget refused them): the heatmap is NaN.
@@ -81,8 +82,11 @@ def snapshot(model: RecurrentNet, probe_x: torch.Tensor, norm: str, heatmap: boo
             hm = jacobian.heatmap(J, norm=norm, **heatmap_kw)
             values, complete, eig = hm.values, hm.complete, np.linalg.eigvals(W)
             provenance = Provenance(hm.method, hm.dtype, hm.certified, hm.exact)
-    weights = {name: p.detach().numpy().copy() for name, p in model.named_parameters()
-               if not name.startswith(("W_hy", "b_y"))}
+    weights = {
+        name: p.detach().numpy().copy()
+        for name, p in model.named_parameters()
+        if not name.startswith(("W_hy", "b_y"))
+    }
     return Snapshot(values, eig, q, complete, provenance, weights)
 
 
@@ -104,7 +108,10 @@ def provenance_summary(norm: str, snaps: list[Snapshot]) -> dict[str, Any]:
 def analysis(snap: Snapshot, model: RecurrentNet, probe_x: torch.Tensor, baseline: float) -> Analysis:
     """The snapshot of a network at initialisation, with the numbers the theory compares it with."""
     W = model.recurrent_matrix().detach().double().numpy()
-    return Analysis(**{f.name: getattr(snap, f.name) for f in fields(Snapshot)},
-                    sigma_max=float(np.linalg.svd(W, compute_uv=False)[0]),
-                    rho=float(np.abs(snap.eigvals).max()),
-                    probe_x=probe_x[:, 0].numpy(), baseline=baseline)
+    return Analysis(
+        **{f.name: getattr(snap, f.name) for f in fields(Snapshot)},
+        sigma_max=float(np.linalg.svd(W, compute_uv=False)[0]),
+        rho=float(np.abs(snap.eigvals).max()),
+        probe_x=probe_x[:, 0].numpy(),
+        baseline=baseline,
+    )

@@ -109,8 +109,9 @@ class Copy(Task):
     name, n_in, n_out = "copy", COPY_SYMBOLS + 2, COPY_SYMBOLS + 1
     extra_steps = 2 * COPY_LEN
     BLANK, DELIM = COPY_SYMBOLS, COPY_SYMBOLS + 1
-    asks = (f"after a delimiter, repeat the {COPY_LEN} symbols shown at the start "
-            "(cross-entropy at every step)")
+    asks = (
+        f"after a delimiter, repeat the {COPY_LEN} symbols shown at the start (cross-entropy at every step)"
+    )
     blind = "blanks, then a uniform guess over the symbols"
 
     @property
@@ -128,7 +129,7 @@ class Copy(Task):
         ids[:n] = symbols
         ids[n + self.T - 1] = self.DELIM
         target = np.full((L, batch), self.BLANK)
-        target[L - n:] = symbols
+        target[L - n :] = symbols
         x = np.eye(self.n_in, dtype=np.float32)[ids]  # (L, B, 10)
         return Batch(torch.from_numpy(x), torch.from_numpy(target))
 

@@ -49,8 +49,9 @@ def setup(cfg: RunConfig) -> Setup:
     """Build task, network (initialised) and the seeded streams. Same config, same numbers."""
     seeds = np.random.SeedSequence(cfg.seed).spawn(3)
     task = make_task(cfg.task, cfg.seq_len)
-    model = RecurrentNet(cfg.cell, cfg.act, cfg.hidden, task.n_in, task.n_out,
-                         leak=cfg.leak if cfg.cell == "rnn" else 0.0)
+    model = RecurrentNet(
+        cfg.cell, cfg.act, cfg.hidden, task.n_in, task.n_out, leak=cfg.leak if cfg.cell == "rnn" else 0.0
+    )
     gen = torch.Generator().manual_seed(cfg.seed)
     model.init_weights(cfg.init, cfg.rho, gen)
     probe = task.sample(np.random.default_rng(seeds[0]), 1)
@@ -78,9 +79,16 @@ STOP_SNAPSHOT_S = 1.0
 snapshot says it is incomplete), so Stop takes effect within about a second at any size."""
 
 
-def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable[[], bool] | None = None,
-        on_snapshot: OnSnapshot | None = None, *, on_row: OnRow | None = None,
-        max_columns: int | None = None, heatmaps: bool = True) -> RunResult:
+def run(
+    cfg: RunConfig,
+    on_update: OnUpdate | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    on_snapshot: OnSnapshot | None = None,
+    *,
+    on_row: OnRow | None = None,
+    max_columns: int | None = None,
+    heatmaps: bool = True,
+) -> RunResult:
     """Train `cfg.steps` minibatches and record everything docs/DESIGN.md lists (section 8).
 
     on_update(record) is called after every optimizer update with a small dict; returning True stops
@@ -103,7 +111,7 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
     opt = make_optimizer(cfg.optimizer, params, cfg.lr)
     snap_steps = snapshot_schedule(cfg.steps, cfg.snapshots)
     L, mask = task.L, task.loss_steps
-    parts = [c for c in chunks(L, cfg.tbptt) if mask[c[0]:c[1]].any()]
+    parts = [c for c in chunks(L, cfg.tbptt) if mask[c[0] : c[1]].any()]
 
     rows: list[dict[str, Any]] = []
     grad_time: list[np.ndarray] = []
@@ -113,8 +121,9 @@ def run(cfg: RunConfig, on_update: OnUpdate | None = None, should_stop: Callable
 
     def take(at: int, deadline: float | None = None) -> None:
         stop = should_stop if deadline is None else (lambda: time.perf_counter() > deadline)
-        snap = snapshot(model, s.probe_x, cfg.norm, heatmap=heatmaps, max_columns=max_columns,
-                        should_stop=stop)
+        snap = snapshot(
+            model, s.probe_x, cfg.norm, heatmap=heatmaps, max_columns=max_columns, should_stop=stop
+        )
         snaps.append((at, snap))
         if on_snapshot is not None:
             on_snapshot(at, snap)
@@ -189,15 +198,3 @@ def evaluate(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig) -> f
     with torch.no_grad():
         tr = model(batch.x, free_running=free_running(cfg))
         return float(task.loss(tr.out, batch.y))
-
-
-
-
-
-
-
-
-
-
-
-

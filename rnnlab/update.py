@@ -60,6 +60,7 @@ class Chunk:
 
 # ---- optimizers, clipping, penalties --------------------------------------------------------------
 
+
 def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
     if name == "sgd":
         return torch.optim.SGD(params, lr=lr)
@@ -126,8 +127,16 @@ def omega_term(model: RecurrentNet, preact: Tensor, dE_dh: Tensor) -> Tensor:
 
 # ---- one minibatch --------------------------------------------------------------------------------
 
-def train_step(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, opt: torch.optim.Optimizer,
-               params: list[torch.nn.Parameter], parts: list[tuple[int, int]]) -> list[Update]:
+
+def train_step(
+    model: RecurrentNet,
+    task: Task,
+    batch: Batch,
+    cfg: RunConfig,
+    opt: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    parts: list[tuple[int, int]],
+) -> list[Update]:
     """One minibatch: one update per chunk in `parts` (the chunks that carry a loss term).
 
     Raises Diverged (carrying the updates so far) at a non-finite loss, gradient or weight.
@@ -163,12 +172,16 @@ def train_step(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, op
     return updates
 
 
-def apply_update(model: RecurrentNet, cfg: RunConfig, opt: torch.optim.Optimizer,
-                 params: list[torch.nn.Parameter], row: dict[str, float]) -> None:
+def apply_update(
+    model: RecurrentNet,
+    cfg: RunConfig,
+    opt: torch.optim.Optimizer,
+    params: list[torch.nn.Parameter],
+    row: dict[str, float],
+) -> None:
     """Record per-parameter norms, clip, step, record W_hh's spectrum; raise Diverged if non-finite."""
     for n, p in model.named_parameters():
-        row[f"grad_{n}"] = float(torch.linalg.vector_norm(p.grad)) if p.grad is not None \
-            else float("nan")
+        row[f"grad_{n}"] = float(torch.linalg.vector_norm(p.grad)) if p.grad is not None else float("nan")
     before, after = clip_gradients(params, cfg.clip, cfg.clip_mode)
     row.update(grad_norm=before, grad_norm_clipped=after, clipped=int(cfg.clip > 0 and after != before))
     if not math.isfinite(before):
@@ -195,8 +208,10 @@ def radius_and_norm(W: Tensor) -> tuple[float, float]:
 
 # ---- one chunk, two ways ---------------------------------------------------------------------------
 
-def fast_chunk(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, s0: Tensor | None,
-               t0: int, t1: int) -> Chunk:
+
+def fast_chunk(
+    model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, s0: Tensor | None, t0: int, t1: int
+) -> Chunk:
     """Any cell, teacher-forced: hand-written BPTT (bptt.py); autograd only for readout, loss and
     penalty, on the leaf S of the states."""
     x = batch.x[t0:t1]  # (t, B, I)
@@ -211,8 +226,9 @@ def fast_chunk(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, s0
     return out
 
 
-def autograd_chunk(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, s0: Tensor | None,
-                   t0: int, t1: int) -> Chunk:
+def autograd_chunk(
+    model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig, s0: Tensor | None, t0: int, t1: int
+) -> Chunk:
     """Any cell: explicit loop under autograd; a zero probe leaf added to each state collects dL/ds_t."""
     B = batch.x.shape[1]
     probe = torch.zeros(t1 - t0, B, model.state_size, requires_grad=True)  # (t, B, n)

@@ -64,8 +64,11 @@ def judge(summary: dict[str, Any]) -> Verdict:
     stopped = bool(summary.get("stopped_early"))
     evaluated = final is not None and base is not None and math.isfinite(final)
     if stopped and summary.get("updates") and not evaluated:
-        return Verdict(STOPPED, f"Stopped at step {summary.get('steps_done', '?')}, before the final "
-                       "evaluation: the curves show what was trained, but there is no final loss to judge.")
+        return Verdict(
+            STOPPED,
+            f"Stopped at step {summary.get('steps_done', '?')}, before the final "
+            "evaluation: the curves show what was trained, but there is no final loss to judge.",
+        )
     if not summary.get("updates") or not evaluated:
         return Verdict(NOT_TRAINED, "Not trained: no update was made, so there is no learning to judge.")
     assert final is not None and base is not None  # `evaluated` checked both just above
@@ -76,13 +79,21 @@ def judge(summary: dict[str, Any]) -> Verdict:
         pct = f"{100 * ratio:.0f} %" if ratio >= 0.01 else f"{100 * ratio:.2g} %"
         return Verdict(LEARNED, f"{prefix}Learned: {where} ({pct} of it).", "", ratio)
     if ratio <= 1 + LEARN_MARGIN:
-        return Verdict(NOT_LEARNED, f"{prefix}Did not learn: {where}, within {LEARN_MARGIN:.0%} of what "
-                       "predicting without looking at the inputs achieves.",
-                       "Try more steps, a better-suited optimizer (adam) or learning rate, a shorter "
-                       "sequence, or one of the remedies (Presets page).", ratio)
-    return Verdict(WORSE, f"{prefix}Worse than guessing: {where} ({ratio:.2g}x it): training left the "
-                   "predictions worse than ignoring the inputs.",
-                   "Try a smaller learning rate, gradient clipping, or more steps.", ratio)
+        return Verdict(
+            NOT_LEARNED,
+            f"{prefix}Did not learn: {where}, within {LEARN_MARGIN:.0%} of what "
+            "predicting without looking at the inputs achieves.",
+            "Try more steps, a better-suited optimizer (adam) or learning rate, a shorter "
+            "sequence, or one of the remedies (Presets page).",
+            ratio,
+        )
+    return Verdict(
+        WORSE,
+        f"{prefix}Worse than guessing: {where} ({ratio:.2g}x it): training left the "
+        "predictions worse than ignoring the inputs.",
+        "Try a smaller learning rate, gradient clipping, or more steps.",
+        ratio,
+    )
 
 
 def _diverged(step: int, nonfinite: str | None) -> Verdict:
@@ -90,23 +101,50 @@ def _diverged(step: int, nonfinite: str | None) -> Verdict:
     what = {"forward": "the loss", "backward": "the gradient", "update": "the weights"}[stage]
     head = f"Diverged at step {step} in the {stage} pass ({what} became inf or NaN)"
     if stage == "forward" and step == 0:
-        return Verdict(DIVERGED, f"{head}: with the initial weights the network's activity overflows "
-                       "along the sequence, before any gradient is taken.",
-                       "Clipping and the learning rate cannot help here. Lower ρ, shorten the sequence, or "
-                       "use a saturating activation (tanh, sigmoid).", None, step, stage)
+        return Verdict(
+            DIVERGED,
+            f"{head}: with the initial weights the network's activity overflows "
+            "along the sequence, before any gradient is taken.",
+            "Clipping and the learning rate cannot help here. Lower ρ, shorten the sequence, or "
+            "use a saturating activation (tanh, sigmoid).",
+            None,
+            step,
+            stage,
+        )
     if stage == "forward":
-        return Verdict(DIVERGED, f"{head}: the previous update moved the weights so far that the "
-                       "network's output overflows.",
-                       "Keep updates short: gradient clipping or a smaller learning rate.", None, step, stage)
+        return Verdict(
+            DIVERGED,
+            f"{head}: the previous update moved the weights so far that the network's output overflows.",
+            "Keep updates short: gradient clipping or a smaller learning rate.",
+            None,
+            step,
+            stage,
+        )
     if stage == "backward" and step == 0:
-        return Verdict(DIVERGED, f"{head}: with the initial weights the products of Jacobians along the "
-                       "sequence outgrow the float range.",
-                       "Clipping acts on a computed gradient and cannot rescue an overflowed one: lower ρ "
-                       "or shorten the sequence.", None, step, stage)
+        return Verdict(
+            DIVERGED,
+            f"{head}: with the initial weights the products of Jacobians along the "
+            "sequence outgrow the float range.",
+            "Clipping acts on a computed gradient and cannot rescue an overflowed one: lower ρ "
+            "or shorten the sequence.",
+            None,
+            step,
+            stage,
+        )
     if stage == "backward":
-        return Verdict(DIVERGED, f"{head}: after the previous updates the products of Jacobians outgrow "
-                       "the float range.",
-                       "Clip the gradient norm so that updates stay short, or lower the learning rate or ρ.",
-                       None, step, stage)
-    return Verdict(DIVERGED, f"{head}: the update overflowed.",
-                   "Clip the gradient norm or lower the learning rate.", None, step, stage)
+        return Verdict(
+            DIVERGED,
+            f"{head}: after the previous updates the products of Jacobians outgrow the float range.",
+            "Clip the gradient norm so that updates stay short, or lower the learning rate or ρ.",
+            None,
+            step,
+            stage,
+        )
+    return Verdict(
+        DIVERGED,
+        f"{head}: the update overflowed.",
+        "Clip the gradient norm or lower the learning rate.",
+        None,
+        step,
+        stage,
+    )

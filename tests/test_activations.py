@@ -78,9 +78,12 @@ def test_every_entry_point_refuses_an_unknown_name():
         bptt.forward_states(model, torch.zeros(3, 2, 1), None)
     with pytest.raises(ValueError, match=match):  # the Jacobian engines
         jacobian.rnn_step_jacobians(torch.eye(4), torch.zeros(3, 4), UNKNOWN, 0.0)
-    for call in (lambda: theory.gamma(UNKNOWN), lambda: theory.mean_field(UNKNOWN, 1.0),
-                 lambda: theory.mean_field_from_q(UNKNOWN, 1.0, 1.0),
-                 lambda: theory.pascanu_regime(1.0, UNKNOWN)):
+    for call in (
+        lambda: theory.gamma(UNKNOWN),
+        lambda: theory.mean_field(UNKNOWN, 1.0),
+        lambda: theory.mean_field_from_q(UNKNOWN, 1.0, 1.0),
+        lambda: theory.pascanu_regime(1.0, UNKNOWN),
+    ):
         with pytest.raises(ValueError, match=match):  # the theory
             call()
     with pytest.raises(ValueError, match="act"):  # the config names the field and the choices

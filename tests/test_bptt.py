@@ -34,8 +34,10 @@ def _loss(out, target):  # a loss term at every step, so every position has a di
 
 @pytest.mark.parametrize("cell", ["gru", "lstm"])
 @pytest.mark.parametrize("with_s0", [False, True])
-@pytest.mark.parametrize(("dtype", "tol"), [(torch.float32, dict(rtol=2e-5, atol=2e-6)),
-                                       (torch.float64, dict(rtol=1e-12, atol=1e-12))])
+@pytest.mark.parametrize(
+    ("dtype", "tol"),
+    [(torch.float32, dict(rtol=2e-5, atol=2e-6)), (torch.float64, dict(rtol=1e-12, atol=1e-12))],
+)
 def test_gated_bptt_equals_autograd(cell, with_s0, dtype, tol):
     gen = torch.Generator().manual_seed(1)
     model = _model(cell, dtype)
@@ -81,8 +83,9 @@ def test_chunks_of_one_and_two_steps_equal_autograd(cell, steps):
     G = bptt.backward(model, x, s0, saved, S.detach(), S.grad)
     torch.testing.assert_close(G, probe.grad, rtol=2e-5, atol=2e-6)
     for name, p in model.named_parameters():
-        torch.testing.assert_close(p.grad, ref[name], rtol=2e-5, atol=2e-6,
-                                   msg=lambda m, name=name: f"{name}: {m}")
+        torch.testing.assert_close(
+            p.grad, ref[name], rtol=2e-5, atol=2e-6, msg=lambda m, name=name: f"{name}: {m}"
+        )
 
 
 def test_lstm_cell_gradient_is_what_reaches_c_from_the_next_step_only():
@@ -124,24 +127,29 @@ def test_chunk_from_a_nonzero_state_equals_autograd(cell, task):
         torch.testing.assert_close(grads["fast"][n], g, rtol=2e-5, atol=1e-7, msg=lambda m, n=n: f"{n}: {m}")
 
 
-@pytest.mark.parametrize(("cell", "extra"), [
-    ("gru", {}),
-    ("lstm", {}),
-    ("gru", {"tbptt": 7, "task": "sine", "l2": 0.01, "clip": 0.05}),
-    ("lstm", {"tbptt": 7, "task": "sine", "l2": 0.01, "clip": 0.05}),
-    ("lstm", {"train_recurrent": False, "task": "order"}),
-])
+@pytest.mark.parametrize(
+    ("cell", "extra"),
+    [
+        ("gru", {}),
+        ("lstm", {}),
+        ("gru", {"tbptt": 7, "task": "sine", "l2": 0.01, "clip": 0.05}),
+        ("lstm", {"tbptt": 7, "task": "sine", "l2": 0.01, "clip": 0.05}),
+        ("lstm", {"train_recurrent": False, "task": "order"}),
+    ],
+)
 def test_whole_run_equals_the_autograd_path(cell, extra, monkeypatch):
-    cfg = RunConfig(cell=cell, hidden=8, seq_len=20, batch=4, steps=3, snapshots=2, optimizer="adam",
-                    lr=0.01, **extra)
+    cfg = RunConfig(
+        cell=cell, hidden=8, seq_len=20, batch=4, steps=3, snapshots=2, optimizer="adam", lr=0.01, **extra
+    )
     fast = run(cfg)
     monkeypatch.setattr(bptt, "supported", lambda *args: False)  # train.py asks bptt.supported
     slow = run(cfg)
     assert list(fast.metrics.columns) == list(slow.metrics.columns)
     assert len(fast.metrics) == len(slow.metrics) == 3 * (3 if "tbptt" in extra else 1)
     for c in fast.metrics.columns:
-        np.testing.assert_allclose(fast.metrics[c].to_numpy(float), slow.metrics[c].to_numpy(float),
-                                   rtol=2e-4, atol=1e-7, err_msg=c)
+        np.testing.assert_allclose(
+            fast.metrics[c].to_numpy(float), slow.metrics[c].to_numpy(float), rtol=2e-4, atol=1e-7, err_msg=c
+        )
     assert set(fast.arrays) == set(slow.arrays)
     for k, a in fast.arrays.items():
         np.testing.assert_allclose(a, slow.arrays[k], rtol=2e-4, atol=1e-6, err_msg=k)

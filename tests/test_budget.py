@@ -41,8 +41,10 @@ def test_views_at_the_caps_are_refused_with_what_would_fit(cell):
     # the suggestions really fit
     fit_len = int(p.refused.split("a sequence length of at most ")[1].split()[0])
     fit_h = int(p.refused.split("a hidden size of at most ")[1].split()[0])
-    assert budget.plan_view(cfg.replace(seq_len=fit_len)).ok and not budget.plan_view(
-        cfg.replace(seq_len=fit_len + 1)).ok
+    assert (
+        budget.plan_view(cfg.replace(seq_len=fit_len)).ok
+        and not budget.plan_view(cfg.replace(seq_len=fit_len + 1)).ok
+    )
     assert budget.plan_view(cfg.replace(hidden=fit_h)).ok
 
 
@@ -59,8 +61,9 @@ def test_budgets_come_from_the_environment(monkeypatch):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("settings", [{"hidden": 128, "seq_len": 300}, {"cell": "gru", "hidden": 96,
-                                                                       "seq_len": 200}])
+@pytest.mark.parametrize(
+    "settings", [{"hidden": 128, "seq_len": 300}, {"cell": "gru", "hidden": 96, "seq_len": 200}]
+)
 def test_the_memory_estimate_covers_what_a_heatmap_takes(settings):
     """Peak resident memory of analyse() in a fresh one-thread process, above the imports' baseline,
     against budget.view_bytes for the columns the plan keeps: the estimate may be generous, never
@@ -72,9 +75,11 @@ def test_the_memory_estimate_covers_what_a_heatmap_takes(settings):
         "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
         "analyse(cfg, max_columns=p.columns)\n"
         "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print(json.dumps([(peak - base) * 1024, budget.view_bytes(cfg, p.columns or cfg.seq_total)]))\n")
-    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600,
-                         check=True)
+        "print(json.dumps([(peak - base) * 1024, budget.view_bytes(cfg, p.columns or cfg.seq_total)]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=600, check=True
+    )
     used, estimate = json.loads(out.stdout)
     assert used <= 1.25 * estimate, (used / 2**20, estimate / 2**20)
 

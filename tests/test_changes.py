@@ -14,6 +14,7 @@ from rnnlab.changes import describe_changes, format_changes, split_changes
 
 # ---- B's changes in the URL (pure) -------------------------------------------------------------------
 
+
 def test_b_parameter_applies_each_change_on_top_of_a():
     a = RunConfig(rho=1.3, seq_len=40)
     b, spec, notices = a.with_changes("clip:1, lr=0.1,act:relu")
@@ -41,10 +42,16 @@ def test_b_above_cap_is_clamped_and_kept(monkeypatch):
 
 # ---- hostile b= values (issue 18) ---------------------------------------------------------------------
 
-_VALUE = st_.one_of(st_.text(max_size=20), st_.sampled_from(
-    ["9" * 309, "-" + "9" * 5000, "1e400", "nan", "5e-324", "![x](http://e.example/i.png)"]))
-_ITEM = st_.one_of(st_.text(max_size=30), st_.builds(
-    lambda k, v: f"{k}:{v}", st_.sampled_from(["seed", "rho", "hidden", "steps", "act", "tbptt"]), _VALUE))
+_VALUE = st_.one_of(
+    st_.text(max_size=20),
+    st_.sampled_from(["9" * 309, "-" + "9" * 5000, "1e400", "nan", "5e-324", "![x](http://e.example/i.png)"]),
+)
+_ITEM = st_.one_of(
+    st_.text(max_size=30),
+    st_.builds(
+        lambda k, v: f"{k}:{v}", st_.sampled_from(["seed", "rho", "hidden", "steps", "act", "tbptt"]), _VALUE
+    ),
+)
 
 
 @settings(max_examples=300, deadline=None, derandomize=True)

@@ -15,14 +15,33 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "rnnlab", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [sys.executable, "-m", "rnnlab", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_cli_run_exports_what_the_python_api_computes(tmp_path):
     out = tmp_path / "run"
-    p = cli("run", "--set", "hidden=8", "--set", "seq_len=20", "--set", "steps=5", "--set", "clip=0.5",
-            "--set", "snapshots=2", "--out", str(out))
+    p = cli(
+        "run",
+        "--set",
+        "hidden=8",
+        "--set",
+        "seq_len=20",
+        "--set",
+        "steps=5",
+        "--set",
+        "clip=0.5",
+        "--set",
+        "snapshots=2",
+        "--out",
+        str(out),
+    )
     assert p.returncode == 0, p.stderr
     assert "final loss" in p.stdout and str(out) in p.stdout
     saved = load_run(out)
@@ -43,8 +62,18 @@ def test_cli_run_exports_what_the_python_api_computes(tmp_path):
 
 
 def test_cli_preset_with_override(tmp_path):
-    p = cli("run", "--preset", "exploding", "--set", "steps=2", "--set", "seq_len=10", "--quiet",
-            "--out", str(tmp_path / "e"))
+    p = cli(
+        "run",
+        "--preset",
+        "exploding",
+        "--set",
+        "steps=2",
+        "--set",
+        "seq_len=10",
+        "--quiet",
+        "--out",
+        str(tmp_path / "e"),
+    )
     assert p.returncode == 0, p.stderr
     cfg = load_run(tmp_path / "e").config
     assert cfg == preset_config("exploding", {"steps": 2, "seq_len": 10})
@@ -63,17 +92,20 @@ def test_cli_presets_lists_every_preset():
         assert name in p.stdout
 
 
-@pytest.mark.parametrize(("args", "key"), [
-    (["run", "--set", "hidden=abc"], "hidden"),
-    (["run", "--set", "rho=-1"], "rho"),
-    (["run", "--set", "act=gelu"], "act"),
-    (["run", "--set", "colour=red"], "colour"),
-    (["run", "--set", "hidden"], "--set"),
-    (["run", "--preset", "nope"], "preset"),
-    (["run", "--set", "seq_len=10", "--set", "tbptt=50"], "tbptt"),
-    (["run", "--bogus"], "--bogus"),
-    (["launch"], "launch"),
-])
+@pytest.mark.parametrize(
+    ("args", "key"),
+    [
+        (["run", "--set", "hidden=abc"], "hidden"),
+        (["run", "--set", "rho=-1"], "rho"),
+        (["run", "--set", "act=gelu"], "act"),
+        (["run", "--set", "colour=red"], "colour"),
+        (["run", "--set", "hidden"], "--set"),
+        (["run", "--preset", "nope"], "preset"),
+        (["run", "--set", "seq_len=10", "--set", "tbptt=50"], "tbptt"),
+        (["run", "--bogus"], "--bogus"),
+        (["launch"], "launch"),
+    ],
+)
 def test_cli_bad_input_is_one_line_with_status_2(args, key):
     p = cli(*args)
     assert p.returncode == 2
@@ -88,8 +120,20 @@ def test_cli_cap_from_environment():
 
 
 def test_cli_diverging_run_reports_instead_of_crashing(tmp_path):
-    p = cli("run", "--set", "act=linear", "--set", "rho=3", "--set", "steps=5", "--set", "hidden=8",
-            "--quiet", "--out", str(tmp_path / "d"))
+    p = cli(
+        "run",
+        "--set",
+        "act=linear",
+        "--set",
+        "rho=3",
+        "--set",
+        "steps=5",
+        "--set",
+        "hidden=8",
+        "--quiet",
+        "--out",
+        str(tmp_path / "d"),
+    )
     assert p.returncode == 0 and "Diverged at step 0 in the forward pass" in p.stdout
     assert "Clipping and the learning rate cannot help" in p.stdout  # no gradient was taken yet
     summary = json.loads((tmp_path / "d" / "summary.json").read_text())
@@ -97,15 +141,19 @@ def test_cli_diverging_run_reports_instead_of_crashing(tmp_path):
     assert summary["verdict"]["kind"] == "diverged" and summary["verdict"]["stage"] == "forward"
 
 
-@pytest.mark.parametrize(("item", "key"), [
-    ("seed=" + "9" * 309, "seed"),
-    ("hidden=" + "9" * 5000, "hidden"),
-    ("steps=-" + "9" * 400, "steps"),
-    ("rho=1" + "0" * 400, "rho"),
-    ("act=\u202etanh\u0007[x](http://e.example/)", "act"),
-    ("seed=", "seed"),
-    ("x" * 5000 + "=1", "xxxx"),
-], ids=["seed-309", "hidden-5000", "steps-neg", "rho-1e400", "unicode", "empty", "long-key"])
+@pytest.mark.parametrize(
+    ("item", "key"),
+    [
+        ("seed=" + "9" * 309, "seed"),
+        ("hidden=" + "9" * 5000, "hidden"),
+        ("steps=-" + "9" * 400, "steps"),
+        ("rho=1" + "0" * 400, "rho"),
+        ("act=\u202etanh\u0007[x](http://e.example/)", "act"),
+        ("seed=", "seed"),
+        ("x" * 5000 + "=1", "xxxx"),
+    ],
+    ids=["seed-309", "hidden-5000", "steps-neg", "rho-1e400", "unicode", "empty", "long-key"],
+)
 def test_cli_hostile_set_values_give_one_short_line(item, key):
     p = cli("run", "--set", item, "--quiet")
     assert p.returncode == 2, p.stderr[-2000:]

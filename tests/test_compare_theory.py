@@ -31,6 +31,7 @@ TINY = dict(seq_len=12, hidden=6, steps=3, batch=4, snapshots=2)
 
 # ---- helpers ---------------------------------------------------------------------------------------
 
+
 def fig_json(fig) -> dict:
     return json.loads(fig.to_json())
 
@@ -65,6 +66,7 @@ def no_errors(at) -> None:
 
 # ---- B's changes in links -------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize(("label", "without", "with_"), REMEDIES)
 def test_remedy_link_makes_b_the_preset_with_the_remedy(label, without, with_):
     params = link.remedy_params(without, with_)
@@ -80,6 +82,7 @@ def test_page_url_points_at_the_compare_page():
 
 
 # ---- compare builders --------------------------------------------------------------------------------
+
 
 def test_difference_is_b_minus_a_and_undefined_at_exact_zeros():
     a = np.array([[0.0, np.nan], [-2.0, 0.0]])
@@ -109,6 +112,7 @@ def test_final_numbers_match_the_run():
 
 
 # ---- theory builders ---------------------------------------------------------------------------------
+
 
 def test_mean_field_curves_are_theory_and_points_are_the_measurements():
     rhos = np.linspace(0.1, 3, 25)
@@ -224,6 +228,7 @@ def test_lag_share_is_each_lags_share_of_the_last_row():
 
 # ---- pages (AppTest) ---------------------------------------------------------------------------------
 
+
 def test_compare_page_loads_at_defaults_with_both_init_heatmaps():
     at = page_app("pages/compare.py", seq_len=12, hidden=6)
     no_errors(at)
@@ -284,8 +289,9 @@ def test_compare_charts_carry_the_numbers_of_both_runs():
     np.testing.assert_allclose(arr(heat_b["z"]), rb.heatmap(-1).astype(np.float32), equal_nan=True)
     assert heat_a["zmin"] == heat_b["zmin"] and heat_a["zmax"] == heat_b["zmax"]
     diff = specs[f"B − A (ratio of norms) at step {step}"]["data"][0]
-    np.testing.assert_allclose(arr(diff["z"]), (rb.heatmap(-1) - ra.heatmap(-1)).astype(np.float32),
-                               equal_nan=True, atol=1e-6)
+    np.testing.assert_allclose(
+        arr(diff["z"]), (rb.heatmap(-1) - ra.heatmap(-1)).astype(np.float32), equal_nan=True, atol=1e-6
+    )
     table = next(d.value for d in at.dataframe if "" in d.value.columns)  # the final numbers
     assert table.loc[table[""] == "clipped updates", "B"].item() == str(int(rb.metrics.clipped.sum()))
 
@@ -300,8 +306,11 @@ def test_theory_page_loads_and_follows_the_sidebar():
     # the mean-field curves use the input variance of the page's small networks
     small = analyse(RunConfig(rho=0.5, hidden=MF_HIDDEN, seq_len=MF_SEQ, norm="rms"))
     mf = next(s for t, s in specs.items() if t.startswith("Growth per step"))
-    np.testing.assert_allclose(arr(mf["data"][1]["y"]),
-                               theory.mean_field_slopes("sigmoid", MF_GRID, drive_variance(small)), rtol=1e-9)
+    np.testing.assert_allclose(
+        arr(mf["data"][1]["y"]),
+        theory.mean_field_slopes("sigmoid", MF_GRID, drive_variance(small)),
+        rtol=1e-9,
+    )
     assert mf["data"][1]["line"]["width"] == 3  # the sidebar's activation is drawn bold
     # Pascanu's map marks the sidebar's rho and the measured sigma_max of its W_hh
     a = analyse(RunConfig(act="sigmoid", rho=2, hidden=16, seq_len=30))
@@ -321,18 +330,39 @@ def test_theory_page_default_and_gated_cell():
 
 def test_compare_curves_line_up_on_training_steps_and_ends():
     # A: truncated BPTT, 3 updates per step; B: full BPTT, 1 update per step. Both on one step axis.
-    ma = pd.DataFrame({"step": np.repeat(np.arange(4), 3), "update": np.arange(12),
-                       "seq_loss": np.repeat([1.0, 0.9, 0.8, 0.7], 3), "grad_norm": np.ones(12),
-                       "grad_norm_clipped": np.ones(12), "clipped": np.zeros(12, int)})
-    mb = pd.DataFrame({"step": np.arange(4), "update": np.arange(4), "seq_loss": [100.0, 0.9, 0.3, 0.2],
-                       "grad_norm": np.ones(4), "grad_norm_clipped": np.ones(4), "clipped": np.zeros(4, int)})
+    ma = pd.DataFrame(
+        {
+            "step": np.repeat(np.arange(4), 3),
+            "update": np.arange(12),
+            "seq_loss": np.repeat([1.0, 0.9, 0.8, 0.7], 3),
+            "grad_norm": np.ones(12),
+            "grad_norm_clipped": np.ones(12),
+            "clipped": np.zeros(12, int),
+        }
+    )
+    mb = pd.DataFrame(
+        {
+            "step": np.arange(4),
+            "update": np.arange(4),
+            "seq_loss": [100.0, 0.9, 0.3, 0.2],
+            "grad_norm": np.ones(4),
+            "grad_norm_clipped": np.ones(4),
+            "clipped": np.zeros(4, int),
+        }
+    )
     runs = {"A": {"metrics": ma, "clip": 0.0}, "B": {"metrics": mb, "clip": 0.0}}
     gn = fig_json(cf.grad_norm_overlay(runs))
     np.testing.assert_allclose(arr(gn["data"][0]["x"]), np.arange(12) / 3)  # step + j/3
     np.testing.assert_allclose(arr(gn["data"][1]["x"]), np.arange(4))
     assert gn["layout"]["xaxis"]["title"]["text"] == "training step"
-    loss = fig_json(cf.loss_overlay({"A": {"metrics": ma, "steps": 4, "final_loss": 0.7},
-                                     "B": {"metrics": mb, "steps": 2, "final_loss": 0.25}}))
+    loss = fig_json(
+        cf.loss_overlay(
+            {
+                "A": {"metrics": ma, "steps": 4, "final_loss": 0.7},
+                "B": {"metrics": mb, "steps": 2, "final_loss": 0.25},
+            }
+        )
+    )
     assert loss["layout"]["yaxis"]["type"] == "log"  # a first spike of 100 must not flatten the rest
     finals = {t["name"]: arr(t["x"])[0] for t in loss["data"] if t["name"].endswith("final eval")}
     assert finals == {"A final eval": 4, "B final eval": 2}  # each marker where its run ended

@@ -7,8 +7,14 @@ from rnnlab.comparison import per_step
 
 
 def metrics_frame():
-    return pd.DataFrame({"step": [0, 0, 1, 1, 2, 2], "update": [0, 1, 2, 3, 4, 5],
-                         "loss": [1.0, 0.5, 0.8, 0.4, 0.6, 0.3], "seq_loss": [1.5, 1.5, 1.2, 1.2, 0.9, 0.9]})
+    return pd.DataFrame(
+        {
+            "step": [0, 0, 1, 1, 2, 2],
+            "update": [0, 1, 2, 3, 4, 5],
+            "loss": [1.0, 0.5, 0.8, 0.4, 0.6, 0.3],
+            "seq_loss": [1.5, 1.5, 1.2, 1.2, 0.9, 0.9],
+        }
+    )
 
 
 def test_per_step_keeps_one_loss_per_training_step():

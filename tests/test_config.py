@@ -19,18 +19,31 @@ def test_defaults_match_design():
 
 
 def test_strings_are_parsed_and_normalised():
-    c = RunConfig.from_dict({"hidden": "32", "rho": "1.5", "act": " ReLU ", "seq_len": "1e2",
-                             "train_recurrent": "false"})
+    c = RunConfig.from_dict(
+        {"hidden": "32", "rho": "1.5", "act": " ReLU ", "seq_len": "1e2", "train_recurrent": "false"}
+    )
     assert c.hidden == 32 and c.rho == 1.5 and c.act == "relu" and c.seq_len == 100
     assert c.train_recurrent is False
 
 
-@pytest.mark.parametrize(("key", "value", "fragment"), [
-    ("hidden", "abc", "hidden"), ("hidden", 1, "hidden"), ("rho", 0, "rho"), ("rho", 11, "rho"),
-    ("rho", "nan", "rho"), ("rho", "inf", "rho"), ("act", "gelu", "one of tanh"),
-    ("leak", 1.0, "leak"), ("seq_len", 1, "seq_len"), ("clip", -1, "clip"),
-    ("steps", 1.5, "steps"), ("lr", 0, "lr"), ("train_recurrent", "maybe", "true or false"),
-])
+@pytest.mark.parametrize(
+    ("key", "value", "fragment"),
+    [
+        ("hidden", "abc", "hidden"),
+        ("hidden", 1, "hidden"),
+        ("rho", 0, "rho"),
+        ("rho", 11, "rho"),
+        ("rho", "nan", "rho"),
+        ("rho", "inf", "rho"),
+        ("act", "gelu", "one of tanh"),
+        ("leak", 1.0, "leak"),
+        ("seq_len", 1, "seq_len"),
+        ("clip", -1, "clip"),
+        ("steps", 1.5, "steps"),
+        ("lr", 0, "lr"),
+        ("train_recurrent", "maybe", "true or false"),
+    ],
+)
 def test_bad_values_name_the_key_and_what_is_allowed(key, value, fragment):
     with pytest.raises(ConfigError) as e:
         RunConfig.from_dict({key: value})
@@ -63,8 +76,9 @@ def test_caps_come_from_the_environment(monkeypatch):
 
 
 def test_lenient_falls_back_with_a_notice_per_bad_key():
-    cfg, notices = RunConfig.from_lenient({"hidden": "x", "rho": "-3", "act": "<script>",
-                                           "seq_len": "50", "whatever": "1"})
+    cfg, notices = RunConfig.from_lenient(
+        {"hidden": "x", "rho": "-3", "act": "<script>", "seq_len": "50", "whatever": "1"}
+    )
     assert cfg.hidden == 64 and cfg.rho == 1.0 and cfg.act == "tanh" and cfg.seq_len == 50
     assert len(notices) == 3
     assert any(n.startswith("hidden") for n in notices)
@@ -85,7 +99,7 @@ def test_json_and_string_round_trips(tmp_path):
 
 
 values_for = {
-    int: st.one_of(st.integers(-10**6, 10**6), st.text(max_size=8)),
+    int: st.one_of(st.integers(-(10**6), 10**6), st.text(max_size=8)),
     float: st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=8)),
     str: st.one_of(st.text(max_size=12), st.sampled_from(["tanh", "rnn", "gru", "copy", "norm"])),
     bool: st.one_of(st.booleans(), st.text(max_size=6)),
@@ -93,8 +107,11 @@ values_for = {
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.dictionaries(st.sampled_from([*list(KEYS), "junk", "hide", "preset"]),
-                       st.text(max_size=20), max_size=8))
+@given(
+    st.dictionaries(
+        st.sampled_from([*list(KEYS), "junk", "hide", "preset"]), st.text(max_size=20), max_size=8
+    )
+)
 def test_lenient_never_raises_and_always_gives_a_valid_config(query):
     cfg, notices = RunConfig.from_lenient(query)
     assert RunConfig.from_dict(cfg.as_dict()) == cfg  # always a valid config
@@ -131,21 +148,46 @@ def test_strict_parse_accepts_exactly_the_valid_values(data):
 
 # ---- hostile values (issue 18): the lenient parser never raises, the strict one only ConfigError ------
 
+
 def _huge_int(digits: int, sign: int) -> int:
-    return sign * (10 ** digits - 1)  # 99…9, without str() (which refuses over 4300 digits)
+    return sign * (10**digits - 1)  # 99…9, without str() (which refuses over 4300 digits)
 
 
-digit_strings = st.builds(lambda sign, n, d: sign + d * n,
-                          st.sampled_from(["", "-", "+"]), st.integers(300, 5000), st.sampled_from("19"))
+digit_strings = st.builds(
+    lambda sign, n, d: sign + d * n,
+    st.sampled_from(["", "-", "+"]),
+    st.integers(300, 5000),
+    st.sampled_from("19"),
+)
 hostile = st.one_of(
     st.text(max_size=60),  # unicode, control characters, markdown
     st.builds(_huge_int, st.integers(300, 5000), st.sampled_from([1, -1])),  # huge ints
     st.integers(),
     digit_strings,  # the same, as a URL or the CLI spells them
-    st.sampled_from(["1e400", "-1e400", "1e-400", "5e-324", "inf", "-inf", "nan", "1e308", "0x10", "١٢",
-                     "9" * 4301, "", " ", "\x00", "\n", "[x](http://e.example/)", "1_000"]),
+    st.sampled_from(
+        [
+            "1e400",
+            "-1e400",
+            "1e-400",
+            "5e-324",
+            "inf",
+            "-inf",
+            "nan",
+            "1e308",
+            "0x10",
+            "١٢",
+            "9" * 4301,
+            "",
+            " ",
+            "\x00",
+            "\n",
+            "[x](http://e.example/)",
+            "1_000",
+        ]
+    ),
     st.floats(allow_nan=True, allow_infinity=True, allow_subnormal=True),
-    st.booleans(), st.none(),
+    st.booleans(),
+    st.none(),
 )
 HOSTILE = settings(max_examples=300, deadline=None, derandomize=True)
 NOTICE_MAX = 300  # characters: a message names the key, the value (shortened) and what is allowed
@@ -177,10 +219,18 @@ def test_from_dict_raises_only_config_error(values):
         assert len(str(e)) <= NOTICE_MAX  # noqa: PT017 - refusing is one allowed outcome
 
 
-@pytest.mark.parametrize(("key", "raw"), [("seed", "9" * 309), ("seed", 10 ** 309), ("rho", 10 ** 400),
-                                     ("hidden", "9" * 5000), ("seed", -10 ** 5000), ("cell", 10 ** 5000)],
-                         ids=["seed-str309", "seed-int309", "rho-int400", "hidden-str5000", "seed-neg5000",
-                              "cell-int5000"])
+@pytest.mark.parametrize(
+    ("key", "raw"),
+    [
+        ("seed", "9" * 309),
+        ("seed", 10**309),
+        ("rho", 10**400),
+        ("hidden", "9" * 5000),
+        ("seed", -(10**5000)),
+        ("cell", 10**5000),
+    ],
+    ids=["seed-str309", "seed-int309", "rho-int400", "hidden-str5000", "seed-neg5000", "cell-int5000"],
+)
 def test_huge_integers_are_refused_with_a_short_message(key, raw):
     with pytest.raises(ConfigError) as e:
         RunConfig.from_dict({key: raw})
@@ -193,8 +243,8 @@ def test_huge_integers_are_refused_with_a_short_message(key, raw):
 def test_huge_numbers_are_shown_by_their_digits():
     from rnnlab.config import shorten
 
-    assert shorten(10 ** 308) == "1000…0 (309 digits)"
-    assert shorten(-(10 ** 5000 - 1)) == "-9999…9 (5000 digits)"
+    assert shorten(10**308) == "1000…0 (309 digits)"
+    assert shorten(-(10**5000 - 1)) == "-9999…9 (5000 digits)"
     assert shorten(123456) == "123456" and shorten(2.5) == "2.5" and shorten(True) == "True"
     assert shorten("a" * 100_000) == "'" + "a" * 40 + "…'"
     with pytest.raises(ConfigError) as e:

@@ -18,6 +18,7 @@ torch.set_default_dtype(torch.float32)
 
 # ---- initialisation ------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("init", ["gaussian", "orthogonal", "identity"])
 @pytest.mark.parametrize("rho", [0.3, 1.0, 2.7])
 def test_spectral_radius_after_init_is_rho(init, rho):
@@ -31,7 +32,7 @@ def test_each_gate_block_of_gated_cells_has_radius_rho(cell):
     s = setup(RunConfig(cell=cell, hidden=12, rho=1.7))
     W = s.model.weight_hh.detach().double().numpy()
     for b in range(W.shape[0] // 12):
-        block = W[b * 12:(b + 1) * 12]
+        block = W[b * 12 : (b + 1) * 12]
         assert abs(np.abs(np.linalg.eigvals(block)).max() - 1.7) / 1.7 <= 1e-6
 
 
@@ -41,6 +42,7 @@ def test_orthogonal_init_is_orthogonal():
 
 
 # ---- cells against torch.nn reference cells ------------------------------------------------------
+
 
 def _run_cells(model, x, step_ref):
     with torch.no_grad():
@@ -100,14 +102,17 @@ def test_gated_cells_match_torch_cells(cell):
     if cell == "gru":
         step = lambda xt, s: ref(xt, s)
     else:
+
         def step(xt, s):
             h, c = ref(xt, (s[:, :12], s[:, 12:]))
             return torch.cat([h, c], 1)
+
     ours, theirs = _run_cells(model, x, step)
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-6)
 
 
 # ---- hand-written BPTT against autograd -----------------------------------------------------------
+
 
 @pytest.mark.parametrize("act", ["tanh", "sigmoid", "relu", "linear"])
 @pytest.mark.parametrize("leak", [0.0, 0.4])
@@ -166,6 +171,7 @@ def test_recorded_profile_equals_autograd_for_gated_cells():
 
 # ---- clipping ------------------------------------------------------------------------------------
 
+
 def _params_with_grads(scale):
     torch.manual_seed(1)
     ps = [torch.nn.Parameter(torch.randn(5, 4)), torch.nn.Parameter(torch.randn(7))]
@@ -207,6 +213,7 @@ def test_clipped_flag_and_norms_in_a_run():
 
 # ---- truncated BPTT ------------------------------------------------------------------------------
 
+
 def test_tbptt_profile_is_nan_before_the_chunk_and_equals_full_bptt_inside():
     base = dict(hidden=10, seq_len=30, steps=1, batch=8, task="adding")
     full = run(RunConfig(**base)).arrays["grad_time"][0]
@@ -230,6 +237,7 @@ def test_tbptt_one_update_per_chunk_with_loss_terms():
 
 # ---- heatmap through the pipeline ----------------------------------------------------------------
 
+
 @pytest.mark.parametrize("norm", ["spectral", "rms"])
 def test_heatmap_of_linear_orthogonal_cell_is_lag_times_log_rho(norm):
     cfg = RunConfig(act="linear", init="orthogonal", rho=1.3, seq_len=60, hidden=16, norm=norm)
@@ -241,6 +249,7 @@ def test_heatmap_of_linear_orthogonal_cell_is_lag_times_log_rho(norm):
 
 # ---- tasks and baselines -------------------------------------------------------------------------
 
+
 def test_copy_baseline_equals_an_input_blind_predictor():
     task = make_task("copy", 40)
     b = task.sample(np.random.default_rng(0), 16)
@@ -248,7 +257,7 @@ def test_copy_baseline_equals_an_input_blind_predictor():
     assert L == 60 and b.x.shape == (60, 16, COPY_SYMBOLS + 2)
     logits = torch.full((L, 16, task.n_out), -1e4)
     logits[: L - COPY_LEN, :, task.BLANK] = 1e4  # certain of blank while nothing is asked
-    logits[L - COPY_LEN:, :, :COPY_SYMBOLS] = 0.0  # uniform over the 8 symbols when asked
+    logits[L - COPY_LEN :, :, :COPY_SYMBOLS] = 0.0  # uniform over the 8 symbols when asked
     assert float(task.loss(logits, b.y)) == pytest.approx(10 * math.log(8) / 60, rel=1e-6)
     assert task.baseline == pytest.approx(10 * math.log(8) / 60)
     # the answer is the first 10 inputs, the delimiter sits at T + 9
@@ -279,6 +288,7 @@ def test_order_task_baseline_and_label():
 
 # ---- determinism, divergence, callbacks, export -------------------------------------------------
 
+
 def test_same_seed_same_numbers_different_seed_different():
     cfg = RunConfig(hidden=8, seq_len=20, steps=4, snapshots=2)
     a, b = run(cfg), run(cfg)
@@ -293,8 +303,11 @@ def test_summary_records_how_the_heatmaps_were_computed():
     cfg = RunConfig(hidden=8, seq_len=12, steps=4, snapshots=2, norm="spectral")
     res = run(cfg)
     h, S = res.summary["heatmap"], len(res.arrays["snapshot_steps"])
-    assert {k: h[k] for k in ("norm", "method", "dtype")} == {"norm": "spectral", "method": "gram",
-                                                              "dtype": "float32"}
+    assert {k: h[k] for k in ("norm", "method", "dtype")} == {
+        "norm": "spectral",
+        "method": "gram",
+        "dtype": "float32",
+    }
     assert h["certified"] + h["exact"] == S * 12 * 11 // 2  # every pair of every snapshot, once
     rms = run(cfg.replace(norm="rms")).summary["heatmap"]
     assert rms == {"norm": "rms", "method": "frobenius", "dtype": "float32", "certified": 0, "exact": 0}
@@ -332,9 +345,11 @@ def test_callback_can_stop_the_run_and_partial_results_are_kept():
 
 def test_on_snapshot_reports_each_snapshot_as_it_is_taken():
     seen, updates = [], []
-    res = run(RunConfig(hidden=8, seq_len=15, steps=6, snapshots=4),
-              on_update=lambda rec: updates.append(rec["step"]),
-              on_snapshot=lambda step, snap: seen.append((step, len(updates), snap)))
+    res = run(
+        RunConfig(hidden=8, seq_len=15, steps=6, snapshots=4),
+        on_update=lambda rec: updates.append(rec["step"]),
+        on_snapshot=lambda step, snap: seen.append((step, len(updates), snap)),
+    )
     assert [s for s, _, _ in seen] == list(res.arrays["snapshot_steps"]) == [0, 2, 4, 6]
     assert [n for _, n, _ in seen] == [0, 2, 4, 6]  # taken before the updates of that step
     for i, (_, _, snap) in enumerate(seen):
@@ -346,24 +361,44 @@ def test_recorded_spectra_match_the_weights():
     res = run(RunConfig(hidden=8, seq_len=15, steps=4, snapshots=5, lr=0.5))
     W = res.arrays["W_hh"]  # (S, H, H)
     for i in range(len(W)):
-        np.testing.assert_allclose(np.sort(np.abs(res.arrays["eigvals"][i])),
-                                   np.sort(np.abs(np.linalg.eigvals(W[i].astype(np.float64)))), rtol=1e-5)
+        np.testing.assert_allclose(
+            np.sort(np.abs(res.arrays["eigvals"][i])),
+            np.sort(np.abs(np.linalg.eigvals(W[i].astype(np.float64)))),
+            rtol=1e-5,
+        )
     # rho_whh of the update before each snapshot equals the snapshot's radius
     for i, step in enumerate(res.arrays["snapshot_steps"][1:], 1):
-        assert res.metrics.rho_whh.iloc[step - 1] == pytest.approx(np.abs(res.arrays["eigvals"][i]).max(),
-                                                                   rel=1e-5)
+        assert res.metrics.rho_whh.iloc[step - 1] == pytest.approx(
+            np.abs(res.arrays["eigvals"][i]).max(), rel=1e-5
+        )
 
 
 def test_save_and_load_give_an_equal_result(tmp_path):
     res = run(RunConfig(cell="lstm", hidden=6, seq_len=12, steps=3, task="order", snapshots=2))
     back = load_run(res.save(tmp_path / "r"))
     assert back.equals(res)
-    assert set(back.arrays) >= {"snapshot_steps", "jacobian", "eigvals", "probe_x", "grad_time",
-                                "weight_hh", "weight_ih"}
+    assert set(back.arrays) >= {
+        "snapshot_steps",
+        "jacobian",
+        "eigvals",
+        "probe_x",
+        "grad_time",
+        "weight_hh",
+        "weight_ih",
+    }
     L = 12
     assert back.arrays["jacobian"].shape == (2, L, L) and back.arrays["grad_time"].shape == (3, L)
-    assert list(back.metrics.columns[:9]) == ["step", "update", "loss", "seq_loss", "grad_norm",
-                                              "grad_norm_clipped", "clipped", "rho_whh", "sigma_max_whh"]
+    assert list(back.metrics.columns[:9]) == [
+        "step",
+        "update",
+        "loss",
+        "seq_loss",
+        "grad_norm",
+        "grad_norm_clipped",
+        "clipped",
+        "rho_whh",
+        "sigma_max_whh",
+    ]
 
 
 def test_export_shapes_for_the_copy_task():

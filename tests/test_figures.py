@@ -30,8 +30,10 @@ def z_of(trace):
 
 # ---- helpers -------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("e", "text"), [(0, "1"), (1, "10"), (2, "10²"), (-3, "10⁻³"), (-12, "10⁻¹²"),
-                                     (30, "10³⁰")])
+
+@pytest.mark.parametrize(
+    ("e", "text"), [(0, "1"), (1, "10"), (2, "10²"), (-3, "10⁻³"), (-12, "10⁻¹²"), (30, "10³⁰")]
+)
 def test_pow10_text(e, text):
     assert S.pow10_text(e) == text
 
@@ -44,13 +46,23 @@ def test_log_ticks_are_integer_powers_covering_the_range():
     assert vals == list(range(-40, 41, 10))
 
 
-@pytest.mark.parametrize(("z", "text"), [(math.log10(3.2e-4), "3.2e-4"), (0.0, "1"), (math.log10(250), "250"),
-                                     (400.3, "2e400"), (-math.inf, "0"), (math.nan, "n/a")])
+@pytest.mark.parametrize(
+    ("z", "text"),
+    [
+        (math.log10(3.2e-4), "3.2e-4"),
+        (0.0, "1"),
+        (math.log10(250), "250"),
+        (400.3, "2e400"),
+        (-math.inf, "0"),
+        (math.nan, "n/a"),
+    ],
+)
 def test_fmt_pow10_reads_the_log_without_overflow(z, text):
     assert S.fmt_pow10(z) == text
 
 
 # ---- Jacobian heatmap ----------------------------------------------------------------------------------
+
 
 def test_heatmap_z_equals_the_input():
     hm = lower_triangle(30)
@@ -94,8 +106,7 @@ def test_heatmap_colour_bar_ticks_are_powers_of_ten():
     fixed = F.jacobian_heatmap(hm, color_range="fixed").data[0]
     assert (fixed.zmin, fixed.zmax) == S.FIXED_RANGE
     assert list(fixed.colorbar.tickvals) == [-8, -6, -4, -2, 0, 2, 4, 6, 8]
-    assert list(fixed.colorbar.ticktext) == ["10⁻⁸", "10⁻⁶", "10⁻⁴", "10⁻²", "1", "10²", "10⁴", "10⁶",
-                                             "10⁸"]
+    assert list(fixed.colorbar.ticktext) == ["10⁻⁸", "10⁻⁶", "10⁻⁴", "10⁻²", "1", "10²", "10⁴", "10⁶", "10⁸"]
     auto = F.jacobian_heatmap(hm, color_range="auto").data[0]
     finite = hm[np.isfinite(hm)]
     assert auto.zmin == pytest.approx(min(finite.min(), -1))
@@ -103,8 +114,10 @@ def test_heatmap_colour_bar_ticks_are_powers_of_ten():
     assert auto.zmid == 0
 
 
-@pytest.mark.parametrize(("L", "window", "cuts"), [(50, 20, [20, 40]), (50, 10, [10, 20, 30, 40]), (50, 0, []),
-                                             (50, 50, []), (7, 3, [3, 6])])
+@pytest.mark.parametrize(
+    ("L", "window", "cuts"),
+    [(50, 20, [20, 40]), (50, 10, [10, 20, 30, 40]), (50, 0, []), (50, 50, []), (7, 3, [3, 6])],
+)
 def test_heatmap_tbptt_lines_at_chunk_boundaries(L, window, cuts):
     fig = F.jacobian_heatmap(lower_triangle(L), tbptt=window)
     vertical = sorted(s.x0 for s in fig.layout.shapes if s.x0 == s.x1)
@@ -141,6 +154,7 @@ def test_heatmap_rejects_non_square():
 
 # ---- lag profile and eigenvalues -------------------------------------------------------------------------
 
+
 def test_lag_profile_traces_hold_the_measurement_and_the_theory():
     lags = np.arange(10)
     mean, lo, hi = -0.2 * lags, -0.25 * lags, -0.15 * lags
@@ -167,14 +181,21 @@ def test_eigen_figure_plots_real_and_imaginary_parts_and_the_unit_circle():
 
 # ---- training charts -------------------------------------------------------------------------------------
 
+
 def metrics_frame():
-    return pd.DataFrame({
-        "step": [0, 0, 1, 1, 2, 2], "update": [0, 1, 2, 3, 4, 5],
-        "loss": [1.0, 0.5, 0.8, 0.4, 0.6, 0.3], "seq_loss": [1.5, 1.5, 1.2, 1.2, 0.9, 0.9],
-        "grad_norm": [0.5, 3.0, 0.7, 4.0, np.inf, 0.2],
-        "grad_norm_clipped": [0.5, 1.0, 0.7, 1.0, np.inf, 0.2],
-        "clipped": [0, 1, 0, 1, 0, 0], "rho_whh": [1.0, 1.01, 1.02, 1.03, 1.04, 1.05],
-        "sigma_max_whh": [2.0] * 6})
+    return pd.DataFrame(
+        {
+            "step": [0, 0, 1, 1, 2, 2],
+            "update": [0, 1, 2, 3, 4, 5],
+            "loss": [1.0, 0.5, 0.8, 0.4, 0.6, 0.3],
+            "seq_loss": [1.5, 1.5, 1.2, 1.2, 0.9, 0.9],
+            "grad_norm": [0.5, 3.0, 0.7, 4.0, np.inf, 0.2],
+            "grad_norm_clipped": [0.5, 1.0, 0.7, 1.0, np.inf, 0.2],
+            "clipped": [0, 1, 0, 1, 0, 0],
+            "rho_whh": [1.0, 1.01, 1.02, 1.03, 1.04, 1.05],
+            "sigma_max_whh": [2.0] * 6,
+        }
+    )
 
 
 def test_loss_figure_has_the_losses_the_baseline_and_the_final_eval():
@@ -242,7 +263,7 @@ def test_grad_time_profile_never_aliases_with_the_tbptt_chunk_cycle():
     g = np.full((U, L), np.nan)
     for u in range(U):
         c = u % 3
-        g[u, 10 * c:10 * (c + 1)] = 10.0 ** -c  # chunk 0 at 1, chunk 1 at 0.1, chunk 2 at 0.01
+        g[u, 10 * c : 10 * (c + 1)] = 10.0**-c  # chunk 0 at 1, chunk 1 at 0.1, chunk 2 at 0.01
     fig = F.grad_time_figure(g, tbptt=10, steps=np.arange(U) // 3)
     z = z_of(fig.data[0])
     assert z.shape == (300, 30)

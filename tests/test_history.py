@@ -242,8 +242,14 @@ def test_a_url_parameter_never_becomes_a_path(runs, tmp_path, monkeypatch):
     at = AppTest.from_file(APP, default_timeout=120)
     at.run()
     at.switch_page("pages/compare.py")
-    for k, v in {"seq_len": "12", "hidden": "6", "dir": "../outside", "cmp.dir": str(tmp_path / "outside"),
-                 "run": "/etc/passwd", "RNNLAB_RUNS_DIR": str(tmp_path)}.items():
+    for k, v in {
+        "seq_len": "12",
+        "hidden": "6",
+        "dir": "../outside",
+        "cmp.dir": str(tmp_path / "outside"),
+        "run": "/etc/passwd",
+        "RNNLAB_RUNS_DIR": str(tmp_path),
+    }.items():
         at.query_params[k] = v
     at.run()
     at.button_group(key=names.CMP_MODE).set_value(names.CMP_HISTORY).run()

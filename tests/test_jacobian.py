@@ -125,7 +125,8 @@ def test_matches_float64_reference(act, norm, method):
 
 
 @pytest.mark.parametrize(
-    ("act", "init", "leak"), [("tanh", "gaussian", 0.0), ("sigmoid", "orthogonal", 0.3), ("relu", "gaussian", 0.0)]
+    ("act", "init", "leak"),
+    [("tanh", "gaussian", 0.0), ("sigmoid", "orthogonal", 0.3), ("relu", "gaussian", 0.0)],
 )
 def test_matches_reference_wider_than_the_krylov_space(act, init, leak):
     # n = 40 > the refinement's Krylov dimension: the warm-started tracking itself is tested
@@ -170,7 +171,8 @@ def test_exactly_degenerate_spectrum_with_saturation(method):
 
 
 @pytest.mark.parametrize(
-    ("act", "scale", "seed"), [("sigmoid", 0.5, 0), ("sigmoid", 1.0, 0), ("tanh", 0.5, 0), ("sigmoid", 0.5, 2)]
+    ("act", "scale", "seed"),
+    [("sigmoid", 0.5, 0), ("sigmoid", 1.0, 0), ("tanh", 0.5, 0), ("sigmoid", 0.5, 2)],
 )
 def test_flat_top_at_the_default_hidden_size(act, scale, seed):  # the tracking engine's hard case
     # orthogonal W and small preactivations: J_t = diag(f'(a_t)) Q with f' nearly constant, so the

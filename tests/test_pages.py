@@ -64,6 +64,7 @@ def trace(s: dict, name: str | None = None, index: int | None = None) -> dict:
 
 # ---- pages load ----------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_loads_at_defaults(page):
     at = app()
@@ -130,6 +131,7 @@ def test_rms_caption_divides_by_the_size_of_the_whole_state():
 
 # ---- URL -> controls -----------------------------------------------------------------------------
 
+
 def test_preset_and_overrides_from_the_url_set_the_controls():
     at = app(preset="exploding-clipped", clip="2.5", seq_len="30", hidden="8", seed="7")
     at.run()
@@ -143,23 +145,35 @@ def test_preset_and_overrides_from_the_url_set_the_controls():
     assert at.selectbox(key="ui.preset").value == "exploding-clipped"
     assert at.number_input(key="cfg.clip").value == 2.5
     # the address bar: the preset plus what differs from it, nothing else
-    assert dict(at.query_params) == {"preset": "exploding-clipped", "clip": "2.5", "seq_len": "30",
-                                     "hidden": "8", "seed": "7"}
+    assert dict(at.query_params) == {
+        "preset": "exploding-clipped",
+        "clip": "2.5",
+        "seq_len": "30",
+        "hidden": "8",
+        "seed": "7",
+    }
     assert not at.warning
 
 
-@pytest.mark.parametrize(("params", "notes", "expect"), [
-    ({"seq_len": "abc"}, ["seq_len", "'abc'"], {"seq_len": 100}),
-    ({"seq_len": "-5"}, ["seq_len", "out of range"], {"seq_len": 100}),
-    ({"hidden": "1e9", "seq_len": "20"}, ["hidden", "cap"], {"hidden": 100}),  # cap lowered below
-    ({"steps": "999999999", "batch": "100000"}, ["steps", "batch", "cap"], {"steps": 5000, "batch": 256}),
-    ({"cell": "transformer", "act": "softmax"}, ["cell", "act"], {"cell": "rnn", "act": "tanh"}),
-    ({"rho": "0", "lr": "nan", "leak": "1"}, ["rho", "lr", "leak"], {"rho": 1.0, "lr": 0.01, "leak": 0.0}),
-    ({"tbptt": "500"}, ["tbptt"], {"tbptt": 0}),
-    ({"preset": "no-such-preset"}, ["preset"], {"rho": 1.0}),
-    ({"crange": "rainbow"}, ["crange"], {}),
-    ({"train_recurrent": "maybe"}, ["train_recurrent"], {"train_recurrent": True}),
-])
+@pytest.mark.parametrize(
+    ("params", "notes", "expect"),
+    [
+        ({"seq_len": "abc"}, ["seq_len", "'abc'"], {"seq_len": 100}),
+        ({"seq_len": "-5"}, ["seq_len", "out of range"], {"seq_len": 100}),
+        ({"hidden": "1e9", "seq_len": "20"}, ["hidden", "cap"], {"hidden": 100}),  # cap lowered below
+        ({"steps": "999999999", "batch": "100000"}, ["steps", "batch", "cap"], {"steps": 5000, "batch": 256}),
+        ({"cell": "transformer", "act": "softmax"}, ["cell", "act"], {"cell": "rnn", "act": "tanh"}),
+        (
+            {"rho": "0", "lr": "nan", "leak": "1"},
+            ["rho", "lr", "leak"],
+            {"rho": 1.0, "lr": 0.01, "leak": 0.0},
+        ),
+        ({"tbptt": "500"}, ["tbptt"], {"tbptt": 0}),
+        ({"preset": "no-such-preset"}, ["preset"], {"rho": 1.0}),
+        ({"crange": "rainbow"}, ["crange"], {}),
+        ({"train_recurrent": "maybe"}, ["train_recurrent"], {"train_recurrent": True}),
+    ],
+)
 def test_malformed_url_values_give_a_notice_and_the_defaults(params, notes, expect, monkeypatch):
     monkeypatch.setenv("RNNLAB_MAX_HIDDEN", "100")  # caps come from the environment, read per call
     at = app(**params)
@@ -218,25 +232,32 @@ def test_share_box_shows_the_full_link():
     at = app(seq_len="20", hidden="8", rho="1.3")
     at.run()
     codes = [c.value for c in at.code]
-    assert any(c.endswith("?seq_len=20&hidden=8&rho=1.3") or c.endswith("?hidden=8&rho=1.3&seq_len=20")
-               or ("rho=1.3" in c and "seq_len=20" in c and c.startswith("http")) for c in codes), codes
+    assert any(
+        c.endswith("?seq_len=20&hidden=8&rho=1.3")
+        or c.endswith("?hidden=8&rho=1.3&seq_len=20")
+        or ("rho=1.3" in c and "seq_len=20" in c and c.startswith("http"))
+        for c in codes
+    ), codes
 
 
 def test_changing_a_control_updates_the_url_and_redraws():
     at = app(seq_len="20", hidden="8")
     at.run()
-    before = array(charts_by_title(at)[next(t for t in charts_by_title(at) if "initialisation" in t)]
-                   ["data"][0]["z"])
+    before = array(
+        charts_by_title(at)[next(t for t in charts_by_title(at) if "initialisation" in t)]["data"][0]["z"]
+    )
     at.number_input(key="cfg.rho").set_value(0.5).run()
     no_exception(at)
     assert dict(at.query_params)["rho"] in ("0.5", ["0.5"])
-    after = array(charts_by_title(at)[next(t for t in charts_by_title(at) if "initialisation" in t)]
-                  ["data"][0]["z"])
+    after = array(
+        charts_by_title(at)[next(t for t in charts_by_title(at) if "initialisation" in t)]["data"][0]["z"]
+    )
     assert before.shape == after.shape == (20, 20)
     assert np.nanmean(after) < np.nanmean(before)  # smaller rho: faster decay
 
 
 # ---- training --------------------------------------------------------------------------------------
+
 
 def train(at: AppTest, timeout: float = 120) -> TrainingRun:
     at.button(key="lab.train").click().run()
@@ -259,8 +280,9 @@ def test_training_charts_carry_the_recorded_numbers():
     m = oracle.metrics
     charts = charts_by_title(at)
     loss = charts["Loss"]
-    np.testing.assert_allclose(array(trace(loss, index=0)["y"]), m.groupby("step")["seq_loss"].first(),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        array(trace(loss, index=0)["y"]), m.groupby("step")["seq_loss"].first(), rtol=1e-6
+    )
     final = next(t for t in loss["data"] if t["name"].startswith("final eval"))
     assert array(final["y"])[0] == pytest.approx(oracle.summary["final_loss"], rel=1e-6)
     base = next(t for t in loss["data"] if t["name"].startswith("baseline"))
@@ -272,12 +294,14 @@ def test_training_charts_carry_the_recorded_numbers():
     np.testing.assert_allclose(array(trace(rad, index=0)["y"]), m["rho_whh"], rtol=1e-6)
     prof = next(s for t, s in charts.items() if t.startswith("Temporal gradient profile"))
     with np.errstate(divide="ignore"):
-        np.testing.assert_allclose(array(prof["data"][0]["z"]), np.log10(oracle.arrays["grad_time"]),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            array(prof["data"][0]["z"]), np.log10(oracle.arrays["grad_time"]), rtol=1e-5, atol=1e-5
+        )
     last = int(oracle.snapshot_steps[-1])
     snap = next(s for t, s in charts.items() if t.endswith(f"at step {last}") and "log" in t)
-    np.testing.assert_allclose(array(snap["data"][0]["z"]), oracle.arrays["jacobian"][-1], rtol=1e-5,
-                               atol=1e-5)
+    np.testing.assert_allclose(
+        array(snap["data"][0]["z"]), oracle.arrays["jacobian"][-1], rtol=1e-5, atol=1e-5
+    )
     labels = [b.label for b in at.get("download_button")]
     assert {"metrics.csv", "config.json", "arrays.npz", "all (zip)"} <= set(labels)
     assert "Done: 5 steps" in at.get("progress")[0].proto.text
@@ -384,6 +408,7 @@ def test_stopped_run_marks_its_final_loss_where_it_stopped():
 
 # ---- run machinery --------------------------------------------------------------------------------
 
+
 def test_gate_admits_in_order_and_counts_who_is_ahead():
     fifo = gate.FifoGate(1)
     assert fifo.acquire(1)
@@ -435,6 +460,7 @@ def test_page_errors_are_messages_not_tracebacks():
 
 # ---- hostile links (issue 18) ---------------------------------------------------------------------------
 
+
 def test_a_309_digit_seed_gives_a_notice_not_a_blank_page():
     for page in ("pages/lab.py", "pages/theory.py"):
         at = app(seed="9" * 309, seq_len="20", hidden="8")
@@ -450,8 +476,9 @@ def test_a_309_digit_seed_gives_a_notice_not_a_blank_page():
 
 
 def test_a_100_kb_preset_value_gives_a_short_notice():
-    at = app(preset="x" * 100_000, hide="y" * 100_000 + ",z" * 5000, crange="w" * 100_000,
-             seq_len="20", hidden="8")
+    at = app(
+        preset="x" * 100_000, hide="y" * 100_000 + ",z" * 5000, crange="w" * 100_000, seq_len="20", hidden="8"
+    )
     at.run()
     no_exception(at)
     assert len(at.warning) == 1
@@ -469,17 +496,26 @@ def test_markdown_in_a_link_is_shown_as_text():
     assert "](" not in text.replace("\\](", "") and "\\!\\[x\\]\\(http" in text and "\\<img" in text
 
 
-@pytest.mark.parametrize(("raw", "shown"), [
-    ("![x](http://e.example/a.png)", "\\!\\[x\\]\\(http\\:\u2060//e.example/a.png\\)"),
-    ("[a](b) <c> *d* _e_ `f` # | ~g~ $h$ &amp;", "\\[a\\]\\(b\\) \\<c\\> \\*d\\* \\_e\\_ \\`f\\` \\# \\| "
-                                               "\\~g\\~ \\$h\\$ \\&amp;"),
-    (":red[x] :material/home: :smile: a: b", "\\:\u2060red\\[x\\] \\:\u2060material/home: "
-                                             "\\:\u2060smile: a: b"),
-    ("seq_len: _x_ a__b", "seq_len: \\_x\\_ a\\_\\_b"),
-    ("www.e.example me@e.example", "www\u2060.e.example me\u2060@e.example"),
-    ("line\nbreak\r\n# head", "line break \\# head"),
-    ("- item", "\\- item"), ("1. item", "1\\. item"), ("back\\slash", "back\\\\slash"),
-])
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("![x](http://e.example/a.png)", "\\!\\[x\\]\\(http\\:\u2060//e.example/a.png\\)"),
+        (
+            "[a](b) <c> *d* _e_ `f` # | ~g~ $h$ &amp;",
+            "\\[a\\]\\(b\\) \\<c\\> \\*d\\* \\_e\\_ \\`f\\` \\# \\| \\~g\\~ \\$h\\$ \\&amp;",
+        ),
+        (
+            ":red[x] :material/home: :smile: a: b",
+            "\\:\u2060red\\[x\\] \\:\u2060material/home: \\:\u2060smile: a: b",
+        ),
+        ("seq_len: _x_ a__b", "seq_len: \\_x\\_ a\\_\\_b"),
+        ("www.e.example me@e.example", "www\u2060.e.example me\u2060@e.example"),
+        ("line\nbreak\r\n# head", "line break \\# head"),
+        ("- item", "\\- item"),
+        ("1. item", "1\\. item"),
+        ("back\\slash", "back\\\\slash"),
+    ],
+)
 def test_plain_escapes_what_streamlits_markdown_reads(raw, shown):
     from ui.text import plain
 

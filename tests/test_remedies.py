@@ -14,10 +14,13 @@ from rnnlab.update import omega_term
 SMALL = dict(hidden=8, seq_len=15, batch=4, snapshots=2)
 
 
-@pytest.mark.parametrize(("key", "expected"), [
-    ("l2", lambda W, c: 2 * c * W),
-    ("l1", lambda W, c: c * np.sign(W)),
-])
+@pytest.mark.parametrize(
+    ("key", "expected"),
+    [
+        ("l2", lambda W, c: 2 * c * W),
+        ("l1", lambda W, c: c * np.sign(W)),
+    ],
+)
 def test_weight_penalty_adds_its_exact_gradient(key, expected):
     lr, c = 0.1, 0.05
     plain = run(RunConfig(**SMALL, steps=1, lr=lr))

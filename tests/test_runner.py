@@ -43,8 +43,11 @@ def test_partial_result_is_what_the_process_sent(monkeypatch):
     rebuilt from the rows and snapshots it had sent: equal to the run's own records."""
     cfg = RunConfig(hidden=8, seq_len=15, steps=6, snapshots=3, tbptt=5)
     r = TrainingRun(cfg)
-    ref = run(cfg, on_row=lambda row, prof: r.on_rows([(dict(row), prof)]),
-              on_snapshot=lambda step, snap: r.on_snapshot(step, snap))
+    ref = run(
+        cfg,
+        on_row=lambda row, prof: r.on_rows([(dict(row), prof)]),
+        on_snapshot=lambda step, snap: r.on_snapshot(step, snap),
+    )
     part = r.partial_result()
     assert part.config == cfg
     np.testing.assert_array_equal(part.metrics.to_numpy(float), ref.metrics.to_numpy(float))

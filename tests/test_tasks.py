@@ -17,8 +17,9 @@ def test_the_length_a_config_reports_is_the_length_sampled(name, seq_len):
 @pytest.mark.parametrize("name", tuple(tasks.TASKS))
 def test_only_a_task_whose_input_is_the_last_target_can_run_free(name):
     batch = tasks.make_task(name, 12).sample(np.random.default_rng(1), 4)
-    feeds_back = batch.y.dim() == 2 and batch.y.is_floating_point() and bool(
-        (batch.x[1:, :, 0] == batch.y[:-1]).all())  # x_{t+1} = y_t: the network can feed its output back
+    feeds_back = (
+        batch.y.dim() == 2 and batch.y.is_floating_point() and bool((batch.x[1:, :, 0] == batch.y[:-1]).all())
+    )  # x_{t+1} = y_t: the network can feed its output back
     assert tasks.free_running(name, teacher_forcing=False) == feeds_back
     assert not tasks.free_running(name, teacher_forcing=True)
 

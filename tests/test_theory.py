@@ -307,10 +307,31 @@ def test_gamma_table_is_the_public_vocabulary():
     assert set(ACTIVATIONS) == {"tanh", "sigmoid", "relu", "linear"}
 
 
-OLD_NAMES = ["CLIFF_DEFAULTS", "CliffPath", "MeanField", "REGIME_TOL", "UNIT_TOL", "cliff_descent",
-             "cliff_grad", "cliff_loss", "eig_powers", "fit_slope", "gamma", "lag_profile", "mean_field",
-             "mean_field_from_q", "mean_field_slopes", "norm_bound", "orthogonal_linear", "pascanu_map",
-             "pascanu_regime", "reading", "reading_text", "thousandfold", "unit_circle_side"]
+OLD_NAMES = [
+    "CLIFF_DEFAULTS",
+    "CliffPath",
+    "MeanField",
+    "REGIME_TOL",
+    "UNIT_TOL",
+    "cliff_descent",
+    "cliff_grad",
+    "cliff_loss",
+    "eig_powers",
+    "fit_slope",
+    "gamma",
+    "lag_profile",
+    "mean_field",
+    "mean_field_from_q",
+    "mean_field_slopes",
+    "norm_bound",
+    "orthogonal_linear",
+    "pascanu_map",
+    "pascanu_regime",
+    "reading",
+    "reading_text",
+    "thousandfold",
+    "unit_circle_side",
+]
 
 
 def test_the_package_keeps_every_name_of_the_old_module():

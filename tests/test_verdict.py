@@ -7,16 +7,28 @@ import pytest
 from rnnlab import RunConfig, run
 from rnnlab.verdict import DIVERGED, LEARN_MARGIN, LEARNED, NOT_LEARNED, NOT_TRAINED, WORSE, judge
 
-BASE = {"baseline_loss": 0.2, "updates": 10, "diverged_at": None, "nonfinite": None, "stopped_early": False,
-        "steps_done": 10}
+BASE = {
+    "baseline_loss": 0.2,
+    "updates": 10,
+    "diverged_at": None,
+    "nonfinite": None,
+    "stopped_early": False,
+    "steps_done": 10,
+}
 
 
-@pytest.mark.parametrize(("final", "kind"), [
-    (0.02, LEARNED), (0.2 * (1 - LEARN_MARGIN) - 1e-9, LEARNED),
-    (0.2 * (1 - LEARN_MARGIN) + 1e-9, NOT_LEARNED),
-    (0.2, NOT_LEARNED), (0.2 * (1 + LEARN_MARGIN), NOT_LEARNED), (0.2 * (1 + LEARN_MARGIN) + 1e-9, WORSE),
-    (5.0, WORSE),
-])
+@pytest.mark.parametrize(
+    ("final", "kind"),
+    [
+        (0.02, LEARNED),
+        (0.2 * (1 - LEARN_MARGIN) - 1e-9, LEARNED),
+        (0.2 * (1 - LEARN_MARGIN) + 1e-9, NOT_LEARNED),
+        (0.2, NOT_LEARNED),
+        (0.2 * (1 + LEARN_MARGIN), NOT_LEARNED),
+        (0.2 * (1 + LEARN_MARGIN) + 1e-9, WORSE),
+        (5.0, WORSE),
+    ],
+)
 def test_final_loss_against_the_baseline(final, kind):
     v = judge({**BASE, "final_loss": final})
     assert v.kind == kind and v.ratio == pytest.approx(final / 0.2)
@@ -29,11 +41,16 @@ def test_no_update_is_not_trained_and_a_stop_is_said():
     assert v.kind == LEARNED and v.headline.startswith("Stopped at step 7.")
 
 
-@pytest.mark.parametrize(("nonfinite", "step", "stage", "advice"), [
-    ("loss", 0, "forward", "cannot help"), ("loss", 5, "forward", "clipping"),
-    ("gradient", 0, "backward", "cannot rescue"), ("gradient", 5, "backward", "Clip the gradient norm"),
-    ("weights", 5, "update", "Clip the gradient norm"),
-])
+@pytest.mark.parametrize(
+    ("nonfinite", "step", "stage", "advice"),
+    [
+        ("loss", 0, "forward", "cannot help"),
+        ("loss", 5, "forward", "clipping"),
+        ("gradient", 0, "backward", "cannot rescue"),
+        ("gradient", 5, "backward", "Clip the gradient norm"),
+        ("weights", 5, "update", "Clip the gradient norm"),
+    ],
+)
 def test_divergence_names_the_step_the_pass_and_fitting_advice(nonfinite, step, stage, advice):
     v = judge({**BASE, "final_loss": math.nan, "diverged_at": step, "nonfinite": nonfinite})
     assert (v.kind, v.step, v.stage) == (DIVERGED, step, stage)
@@ -60,7 +77,9 @@ def test_evaluation_that_overflows_without_training_is_a_forward_divergence_at_s
 
 
 def test_a_non_finite_final_loss_always_has_a_reason():
-    for cfg in (RunConfig(steps=0, act="relu", rho=10, seq_len=100, hidden=8),
-                RunConfig(steps=0, seq_len=20, hidden=4)):
+    for cfg in (
+        RunConfig(steps=0, act="relu", rho=10, seq_len=100, hidden=8),
+        RunConfig(steps=0, seq_len=20, hidden=4),
+    ):
         s = run(cfg).summary
         assert math.isfinite(s["final_loss"]) or s["diverged_at"] is not None

@@ -67,8 +67,9 @@ def mean_field_applies(cfg: RunConfig) -> bool:
     return cfg.cell == "rnn" and cfg.init != "identity"
 
 
-def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float, lags: np.ndarray
-                 ) -> tuple[dict[str, np.ndarray], float]:
+def theory_lines(
+    cfg: RunConfig, sigma_max: float, rho: float, preact_var: float, lags: np.ndarray
+) -> tuple[dict[str, np.ndarray], float]:
     """The norm bound, rho^(t-k) and the mean-field slope over lags (vanilla cell only).
 
     Both lines take the leak into account (theory.norm_bound, theory.orthogonal_linear).
@@ -79,8 +80,7 @@ def theory_lines(cfg: RunConfig, sigma_max: float, rho: float, preact_var: float
     leak = cfg.leak
     bound = theory.norm_bound(sigma_max, cfg.act, lags, leak)
     radius = theory.orthogonal_linear(rho, lags, leak) if rho > 0 else np.full(lags.shape, -np.inf)
-    lines = {"norm bound (σ<sub>max</sub>·γ)<sup>t−k</sup>": bound,
-             "ρ<sup>t−k</sup>": radius}
+    lines = {"norm bound (σ<sub>max</sub>·γ)<sup>t−k</sup>": bound, "ρ<sup>t−k</sup>": radius}
     predicted = math.nan
     if mean_field_applies(cfg) and math.isfinite(preact_var) and rho > 0:
         try:
@@ -110,10 +110,28 @@ def view_of(cfg: RunConfig, a: Analysis) -> InitView:
     else:
         text = "The sequence is too short (or the products are exactly zero) to measure a decay rate."
     cols = np.flatnonzero(~np.all(np.isnan(hm), axis=0))
-    note = "" if cols.size == T else (f"Every {T // max(cols.size, 1)}th column k computed "
-                                      f"({cols.size} of {T}).")
-    return InitView(hm, a.eigvals, a.sigma_max, a.rho, a.preact_var, lags, mean, lo, hi,
-                    slope, lines, predicted, text, note, how_note(a.provenance, *state_size(cfg)))
+    note = (
+        ""
+        if cols.size == T
+        else (f"Every {T // max(cols.size, 1)}th column k computed ({cols.size} of {T}).")
+    )
+    return InitView(
+        hm,
+        a.eigvals,
+        a.sigma_max,
+        a.rho,
+        a.preact_var,
+        lags,
+        mean,
+        lo,
+        hi,
+        slope,
+        lines,
+        predicted,
+        text,
+        note,
+        how_note(a.provenance, *state_size(cfg)),
+    )
 
 
 _SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -138,12 +156,16 @@ def how_note(how: Provenance | None, n: int | None = None, state: str = "h") -> 
     c, e = how.certified, how.exact
     if how.method == "gram":
         bound = jacobian.certified_bound_log10(how.dtype)
-        return (f"Each of the {c + e:,} spectral norms is exact to rounding or within a proven "
-                f"{_sci(bound)} in log₁₀: {c:,} accepted on a Kato–Temple certificate, {e:,} by a full "
-                "eigen-solve.")
+        return (
+            f"Each of the {c + e:,} spectral norms is exact to rounding or within a proven "
+            f"{_sci(bound)} in log₁₀: {c:,} accepted on a Kato–Temple certificate, {e:,} by a full "
+            "eigen-solve."
+        )
     if how.method == "tracking":
-        return (f"Spectral norms by warm-started Rayleigh–Ritz (the tracking engine, {e:,} flat tops "
-                "solved exactly), tested to 10⁻³ in log₁₀ against a float64 SVD.")
+        return (
+            f"Spectral norms by warm-started Rayleigh–Ritz (the tracking engine, {e:,} flat tops "
+            "solved exactly), tested to 10⁻³ in log₁₀ against a float64 SVD."
+        )
     size = f" (n = {n:,}, the size of the state {state})" if n else " (n the size of the state)"
     return f"rms norms: Frobenius norm / √n of each product{size}, exact to rounding."
 
@@ -250,8 +272,12 @@ class InitViewJob:
         ctx = processes.mp_context()
         recv, send = ctx.Pipe(duplex=False)
         stop = ctx.Event()
-        proc = ctx.Process(target=worker.view, args=(self.cfg.to_json(), self.max_columns, send, stop),
-                           daemon=True, name=f"rnnlab-view-{self.ticket}")
+        proc = ctx.Process(
+            target=worker.view,
+            args=(self.cfg.to_json(), self.max_columns, send, stop),
+            daemon=True,
+            name=f"rnnlab-view-{self.ticket}",
+        )
         proc.start()
         send.close()
         try:
@@ -263,8 +289,9 @@ class InitViewJob:
                 try:
                     kind, payload = recv.recv()
                 except EOFError:
-                    raise TrainingError("the process computing the view ended unexpectedly "
-                                               f"(exit code {proc.exitcode})") from None
+                    raise TrainingError(
+                        f"the process computing the view ended unexpectedly (exit code {proc.exitcode})"
+                    ) from None
                 if kind == "progress":
                     self.fraction = float(payload)
                 elif kind == "result":
@@ -327,15 +354,22 @@ def init_view(cfg: RunConfig, where: str, label: str = "This network") -> InitVi
         _progress(key(c), where)
         return None
     n = budget.state_size(c)
-    st.info(f"{label} is large for an instant view (sequence length {c.seq_total}, state size {n}): its "
-            f"Jacobian products are about {plan.gflop:,.0f} GFLOP of work and {plan.mb:,.0f} MB of memory, "
-            f"computed in the background on this server. Views up to length {AUTO_MAX_LEN} and state size "
-            f"{AUTO_MAX_STATE} redraw by themselves." + (f" {plan.note}" if plan.note else ""),
-            icon=":material/hourglass_top:")
+    st.info(
+        f"{label} is large for an instant view (sequence length {c.seq_total}, state size {n}): its "
+        f"Jacobian products are about {plan.gflop:,.0f} GFLOP of work and {plan.mb:,.0f} MB of memory, "
+        f"computed in the background on this server. Views up to length {AUTO_MAX_LEN} and state size "
+        f"{AUTO_MAX_STATE} redraw by themselves." + (f" {plan.note}" if plan.note else ""),
+        icon=":material/hourglass_top:",
+    )
     if job is not None and job.state == RunState.FAILED:
         st.error(f"The last attempt failed: {job.error}", icon="🚫")
-    st.button("Compute the view at initialisation", on_click=_start_job, args=(c, plan.columns),
-              key=f"{where}.compute", icon=":material/calculate:")
+    st.button(
+        "Compute the view at initialisation",
+        on_click=_start_job,
+        args=(c, plan.columns),
+        key=f"{where}.compute",
+        icon=":material/calculate:",
+    )
     return None
 
 
@@ -349,8 +383,11 @@ def _progress(k: str, where: str) -> None:
             st.rerun()
             return
         ahead = INIT_VIEW_GATE.ahead(job.ticket) if job.state == RunState.QUEUED else 0
-        text = (f"Waiting for the server: {ahead} view{'s' if ahead != 1 else ''} ahead of this one."
-                if job.state == RunState.QUEUED else f"Computing the Jacobian products… {job.fraction:.0%}")
+        text = (
+            f"Waiting for the server: {ahead} view{'s' if ahead != 1 else ''} ahead of this one."
+            if job.state == RunState.QUEUED
+            else f"Computing the Jacobian products… {job.fraction:.0%}"
+        )
         c1, c2 = st.columns([5, 1], vertical_alignment="center")
         c1.progress(job.fraction, text=text)
         c2.button("Stop", on_click=_stop_job, args=(k,), key=f"{where}.stopview", icon=":material/stop:")

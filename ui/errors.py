@@ -27,8 +27,10 @@ def message(e: BaseException) -> str:
     if isinstance(e, ValueError) and _raised_in(e, OURS):
         return _cut(str(e))
     if isinstance(e, MemoryError):
-        return "This configuration needs more memory than the server has. Try a shorter sequence or a " \
-               "smaller hidden size."
+        return (
+            "This configuration needs more memory than the server has. Try a shorter sequence or a "
+            "smaller hidden size."
+        )
     if isinstance(e, OSError) and e.errno is None and _raised_in(e, OURS):
         return _cut(str(e))  # raised with our words ("zip: not a run export (missing ...)")
     if isinstance(e, OSError):  # the system's: it names server paths
@@ -37,7 +39,7 @@ def message(e: BaseException) -> str:
 
 
 def _cut(text: str) -> str:
-    return text if len(text) <= MESSAGE_MAX else text[:MESSAGE_MAX - 1] + "…"
+    return text if len(text) <= MESSAGE_MAX else text[: MESSAGE_MAX - 1] + "…"
 
 
 def _raised_in(e: BaseException, prefixes: tuple[str, ...]) -> bool:

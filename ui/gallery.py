@@ -18,7 +18,7 @@ def key_number(p: Preset) -> tuple[str, str, float, list[float]]:
     slope, profile = analysis.decay_profile(p.config())
     if not math.isfinite(slope):
         return "n/a", "no measurable decay", slope, profile
-    factor = 10 ** slope
+    factor = 10**slope
     when = theory.thousandfold(slope, p.config().seq_total)
     verb = "fall" if slope < 0 else "rise"
     note = f"1000-fold {verb} in {when}" if when[0].isdigit() else f"1000-fold {verb}: {when}"
@@ -33,22 +33,37 @@ def card(p: Preset) -> None:
     with st.container(border=True):
         st.html(f'<div class="rnnlab-card-title">{p.title}</div>')
         cfg = p.config()
-        tags = [f"{cfg.cell}" + (f" · {cfg.act}" if cfg.cell == "rnn" else ""), f"ρ {cfg.rho:g}",
-                f"{cfg.task} · T {cfg.seq_len}"]
+        tags = [
+            f"{cfg.cell}" + (f" · {cfg.act}" if cfg.cell == "rnn" else ""),
+            f"ρ {cfg.rho:g}",
+            f"{cfg.task} · T {cfg.seq_len}",
+        ]
         st.html("".join(f'<span class="rnnlab-tag">{t}</span>' for t in tags))
         with errors.guard():
             value, note, slope, profile = key_number(p)
-            st.metric("at initialisation", value, note, delta_color="off",
-                      delta_arrow="down" if slope < 0 else "up" if slope > 0 else "off",
-                      chart_data=profile, chart_type="area",
-                      help="Measured at initialisation: the slope of log10 ‖∂h_t/∂h_k‖ against the lag "
-                           "t − k, as a factor per step. The sparkline is the lag profile (log scale).")
+            st.metric(
+                "at initialisation",
+                value,
+                note,
+                delta_color="off",
+                delta_arrow="down" if slope < 0 else "up" if slope > 0 else "off",
+                chart_data=profile,
+                chart_type="area",
+                help="Measured at initialisation: the slope of log10 ‖∂h_t/∂h_k‖ against the lag "
+                "t − k, as a factor per step. The sparkline is the lag profile (log scale).",
+            )
         st.caption(p.text)
-        st.caption("Checked by the test suite: " + "; ".join(c.words for c in p.claims) + ".",
-                   help="Each preset's claims are data (rnnlab.presets) that a test measures as the Lab "
-                        "does, so a card cannot quietly stop being true.")
-        st.page_link(names.LAB.script, label="Open in the Lab", icon=":material/arrow_forward:",
-                     query_params=preset_link_params(p.name))
+        st.caption(
+            "Checked by the test suite: " + "; ".join(c.words for c in p.claims) + ".",
+            help="Each preset's claims are data (rnnlab.presets) that a test measures as the Lab "
+            "does, so a card cannot quietly stop being true.",
+        )
+        st.page_link(
+            names.LAB.script,
+            label="Open in the Lab",
+            icon=":material/arrow_forward:",
+            query_params=preset_link_params(p.name),
+        )
 
 
 def gallery(columns: int = 3) -> None:
@@ -62,14 +77,19 @@ def gallery(columns: int = 3) -> None:
         bar.empty()
     for row in range(0, len(names), columns):
         cols = st.columns(columns, gap="medium")
-        for col, name in zip(cols, names[row:row + columns]):
+        for col, name in zip(cols, names[row : row + columns]):
             with col:
                 card(PRESETS[name])
 
 
 def remedies_table() -> None:
     st.markdown("Each remedy is a pair of presets with the same seed, one idea switched on:")
-    rows = [f"| {r.name} | [{r.without}]({link(r.without)}) | [{r.with_}]({link(r.with_)}) | "
-            + "; ".join(c.words for c in r.claims) + " |" for r in REMEDIES]
-    st.markdown("| remedy | without | with | what the pair shows (checked) |\n|---|---|---|---|\n"
-                + "\n".join(rows))
+    rows = [
+        f"| {r.name} | [{r.without}]({link(r.without)}) | [{r.with_}]({link(r.with_)}) | "
+        + "; ".join(c.words for c in r.claims)
+        + " |"
+        for r in REMEDIES
+    ]
+    st.markdown(
+        "| remedy | without | with | what the pair shows (checked) |\n|---|---|---|---|\n" + "\n".join(rows)
+    )

@@ -59,8 +59,10 @@ class Entry:
         c = self.result.config
         net = f"{c.cell}" + (f"/{c.act}" if c.cell == "rnn" else "")
         done = self.result.summary.get("steps_done", c.steps)
-        return (f"{self.source} · {self.name} · {net} ρ {c.rho:g} · {c.task} T {c.seq_len} · "
-                f"{done} steps · {time.strftime('%H:%M:%S', time.localtime(self.when))}")
+        return (
+            f"{self.source} · {self.name} · {net} ρ {c.rho:g} · {c.task} T {c.seq_len} · "
+            f"{done} steps · {time.strftime('%H:%M:%S', time.localtime(self.when))}"
+        )
 
 
 def session_budget() -> int:
@@ -84,8 +86,7 @@ def record(entry_id: str, source: str, name: str, result: RunResult) -> Entry:
     """Add a finished run (idempotent for the same id), closing the oldest runs past the limits."""
     entries = _entries()
     if entry_id not in entries:
-        entries[entry_id] = Entry(entry_id, source, name, result, time.time(), result.nbytes,
-                                  problem(result))
+        entries[entry_id] = Entry(entry_id, source, name, result, time.time(), result.nbytes, problem(result))
         _gone().discard(entry_id)
         _trim(entries, keep=entry_id)
     return entries[entry_id]
@@ -112,8 +113,10 @@ def _trim(entries: dict[str, Entry], keep: str) -> None:
         gone = entries.pop(oldest)
         _gone().add(oldest)
         why = f"at most {MAX_ENTRIES} runs" if too_many else f"its runs within {mib(budget)} of memory"
-        _notify(f"Closed {gone.source} · {gone.name}, the oldest run in this list, to keep this session "
-                f"to {why}. Open it again to bring it back.")
+        _notify(
+            f"Closed {gone.source} · {gone.name}, the oldest run in this list, to keep this session "
+            f"to {why}. Open it again to bring it back."
+        )
 
 
 def _notify(text: str) -> None:
@@ -157,10 +160,11 @@ def get(entry_id: str) -> Entry | None:
 
 # ---- opening exported runs ---------------------------------------------------------------------------
 
+
 def shown(name: str) -> str:
     """A file name as a message shows it: cut short (the uploader's browser chose it)."""
     name = " ".join(name.split())
-    return name if len(name) <= MAX_NAME else name[:MAX_NAME - 1] + "…"
+    return name if len(name) <= MAX_NAME else name[: MAX_NAME - 1] + "…"
 
 
 def open_zip(name: str, data: bytes) -> Entry:
@@ -183,11 +187,15 @@ def _checked(name: str, load) -> RunResult:
         raise ValueError(f"{shown(name)} was not opened: {e}") from None
     except Exception:
         log.exception("opening %s", name)
-        raise ValueError(f"{shown(name)} was not opened: it could not be read as a run export. The "
-                         "details are in the server log.") from None
+        raise ValueError(
+            f"{shown(name)} was not opened: it could not be read as a run export. The "
+            "details are in the server log."
+        ) from None
     if result.nbytes > session_budget():
-        raise ValueError(f"{shown(name)} was not opened: it takes {mib(result.nbytes)} once opened, and "
-                         f"this server keeps at most {mib(session_budget())} of runs per session.")
+        raise ValueError(
+            f"{shown(name)} was not opened: it takes {mib(result.nbytes)} once opened, and "
+            f"this server keeps at most {mib(session_budget())} of runs per session."
+        )
     return result
 
 
@@ -205,8 +213,9 @@ def dir_runs() -> list[str]:
     root = runs_dir()
     if root is None:
         return []
-    names = [p.name for p in sorted(root.iterdir())
-             if p.is_dir() and all((p / f).is_file() for f in RUN_FILES)]
+    names = [
+        p.name for p in sorted(root.iterdir()) if p.is_dir() and all((p / f).is_file() for f in RUN_FILES)
+    ]
     return names[:MAX_DIR_RUNS]
 
 
@@ -220,8 +229,9 @@ def open_dir(name: str) -> Entry:
     root = runs_dir()
     plain = bool(name) and name not in (".", "..") and "/" not in name and "\\" not in name
     if root is None or not plain or name not in dir_runs():
-        raise FileNotFoundError(f"{shown(name)}: no such run directory on this server (pick one from "
-                                "the list)")
+        raise FileNotFoundError(
+            f"{shown(name)}: no such run directory on this server (pick one from the list)"
+        )
     p = root / name
     result = _checked(name, lambda: _load_dir(str(p), (p / "arrays.npz").stat().st_mtime))
     return record(f"dir-{name}", "folder", name, result)

@@ -59,10 +59,16 @@ _LOCK = "_lock"  # what a locked link (hide=) set: it holds whatever the person 
 
 # UI-only settings (not part of a run, but part of the view, hence of the URL): same Field table.
 UI_FIELDS: tuple[Field, ...] = (
-    Field("crange", str, "fixed",
-          "Colour range of the heatmaps: fixed (1e-8 .. 1e8, the same for every run, to compare "
-          "honestly) or auto (this map's own range, to see detail).", "Display",
-          choices=("fixed", "auto"), label="Colour range"),
+    Field(
+        "crange",
+        str,
+        "fixed",
+        "Colour range of the heatmaps: fixed (1e-8 .. 1e8, the same for every run, to compare "
+        "honestly) or auto (this map's own range, to see detail).",
+        "Display",
+        choices=("fixed", "auto"),
+        label="Colour range",
+    ),
 )
 UI_FIELD = {f.key: f for f in UI_FIELDS}
 URL_KEYS = (PRESET, *KEYS, *UI_FIELD, HIDE)  # the parameters this module owns, in URL order
@@ -72,8 +78,11 @@ APPLIES = {
     "act": ("cell", ("rnn",), "only the vanilla cell (cell = rnn) has a choice of activation"),
     "leak": ("cell", ("rnn",), "leaky integration is defined for cell = rnn"),
     "omega": ("cell", ("rnn",), "the regulariser is defined for cell = rnn"),
-    "teacher_forcing": ("task", tasks.FEEDS_BACK,
-                        f"only the {', '.join(tasks.FEEDS_BACK)} task feeds back predictions"),
+    "teacher_forcing": (
+        "task",
+        tasks.FEEDS_BACK,
+        f"only the {', '.join(tasks.FEEDS_BACK)} task feeds back predictions",
+    ),
 }
 EXPANDED = {"Network": True, "Task": True, "Training": True, "Remedies": False, "Display": False}
 STEP = {"rho": 0.05, "leak": 0.05, "lr": 0.001, "clip": 0.5, "l1": 0.001, "l2": 0.001, "omega": 0.5}
@@ -92,13 +101,15 @@ class Screen:
 
 # ---- URL -> state -------------------------------------------------------------------------------
 
+
 def _own_params() -> dict[str, str]:
     """This module's parameters in the current URL (last value of repeated ones)."""
     return {k: st.query_params[k] for k in URL_KEYS if k in st.query_params}
 
 
-def parse_url(params: dict[str, str]) -> tuple[RunConfig, dict[str, Any], str | None, frozenset[str],
-                                                list[str]]:
+def parse_url(
+    params: dict[str, str],
+) -> tuple[RunConfig, dict[str, Any], str | None, frozenset[str], list[str]]:
     """Lenient parse of URL parameters: (cfg, ui settings, preset name, hidden keys, notices).
 
     Never raises for bad values: each one falls back (to the preset's value, else the default) and
@@ -112,8 +123,10 @@ def parse_url(params: dict[str, str]) -> tuple[RunConfig, dict[str, Any], str | 
             name = resolve_preset(name)
             base = PRESETS[name].config()
         else:
-            notices.append(f"preset: {shorten(name)} is not a preset (allowed: one of {', '.join(PRESETS)}) "
-                           f"— using the defaults.")
+            notices.append(
+                f"preset: {shorten(name)} is not a preset (allowed: one of {', '.join(PRESETS)}) "
+                f"— using the defaults."
+            )
             name = None
     cfg, more = RunConfig.from_lenient({k: v for k, v in params.items() if k in FIELD}, base=base)
     notices += more
@@ -125,8 +138,9 @@ def parse_url(params: dict[str, str]) -> tuple[RunConfig, dict[str, Any], str | 
             if raw.strip().lower() in f.choices:
                 value = raw.strip().lower()
             else:
-                notices.append(f"{f.key}: {shorten(raw)} is not valid (allowed: {f.allowed()}) — using "
-                               f"{f.default}.")
+                notices.append(
+                    f"{f.key}: {shorten(raw)} is not valid (allowed: {f.allowed()}) — using {f.default}."
+                )
         ui[f.key] = value
     hidden, unknown = set(), []
     for key in (k.strip() for k in params.get(HIDE, "").split(",")):
@@ -153,8 +167,9 @@ class Lock:
     values: dict[str, Any]  # config and UI keys among `keys` -> the link's value
     preset: str | None  # the link's preset, used when "preset" is among `keys`
 
-    def apply(self, cfg: RunConfig, ui: dict[str, Any], name: str | None
-              ) -> tuple[RunConfig, dict[str, Any], str | None]:
+    def apply(
+        self, cfg: RunConfig, ui: dict[str, Any], name: str | None
+    ) -> tuple[RunConfig, dict[str, Any], str | None]:
         locked_cfg = {k: v for k, v in self.values.items() if k in FIELD}
         if locked_cfg:
             cfg, _ = RunConfig.from_lenient(locked_cfg, base=cfg)
@@ -207,6 +222,7 @@ def sync_from_url() -> None:
 
 # ---- controls -------------------------------------------------------------------------------------
 
+
 def _current(key: str) -> Any:
     return st.session_state.get(CFG + key, FIELD[key].default)
 
@@ -254,16 +270,27 @@ def _widget(f: Field, disabled: bool, why: str) -> Any:
     lo = f.lo if f.lo is not None else None
     hi = f.upper()
     if f.kind is int:
-        return st.number_input(label, min_value=int(lo) if lo is not None else None,
-                               max_value=int(hi) if hi is not None else None, value=int(current), step=1,
-                               **common)
+        return st.number_input(
+            label,
+            min_value=int(lo) if lo is not None else None,
+            max_value=int(hi) if hi is not None else None,
+            value=int(current),
+            step=1,
+            **common,
+        )
     if f.lo_open and lo is not None:
         lo = lo + 1e-9  # strictly above the bound
     if f.hi_open and hi is not None:
         hi = hi - 1e-9
-    return st.number_input(label, min_value=float(lo) if lo is not None else None,
-                           max_value=float(hi) if hi is not None else None, value=float(current),
-                           step=STEP.get(f.key, 0.01), format="%g", **common)
+    return st.number_input(
+        label,
+        min_value=float(lo) if lo is not None else None,
+        max_value=float(hi) if hi is not None else None,
+        value=float(current),
+        step=STEP.get(f.key, 0.01),
+        format="%g",
+        **common,
+    )
 
 
 def task_line(task: str, seq_len: Any) -> str:
@@ -277,10 +304,15 @@ def task_line(task: str, seq_len: Any) -> str:
 def preset_picker() -> None:
     names = ["", *list(PRESETS)]
     st.session_state.setdefault(UI + PRESET, "")
-    st.selectbox("Preset", names, key=UI + PRESET, on_change=_load_preset,
-                 format_func=lambda n: PRESETS[n].title if n else "— none (defaults) —",
-                 help="Load a named configuration into every control. The link keeps its name "
-                      "(`preset=` in the URL) and only the settings you change on top of it.")
+    st.selectbox(
+        "Preset",
+        names,
+        key=UI + PRESET,
+        on_change=_load_preset,
+        format_func=lambda n: PRESETS[n].title if n else "— none (defaults) —",
+        help="Load a named configuration into every control. The link keeps its name "
+        "(`preset=` in the URL) and only the settings you change on top of it.",
+    )
 
 
 def controls() -> Screen:
@@ -320,6 +352,7 @@ def resolve() -> Screen:
 
 
 # ---- state -> URL ---------------------------------------------------------------------------------
+
 
 def url_params(screen: Screen) -> dict[str, str]:
     """The URL parameters that describe this view: preset, the changes on top of it, display, hide."""
@@ -372,28 +405,36 @@ def preset_link_params(name: str) -> dict[str, str]:
     """Query parameters that open the Lab on a preset: its name and its settings, spelled out so the
     link still shows (and reproduces) the settings if the preset is edited later."""
     cfg = PRESETS[name].config()
-    return {PRESET: name, **{k: format_value(getattr(cfg, k)) for k in KEYS
-                             if getattr(cfg, k) != default_values()[k]}}
+    return {
+        PRESET: name,
+        **{k: format_value(getattr(cfg, k)) for k in KEYS if getattr(cfg, k) != default_values()[k]},
+    }
 
 
 # ---- notices and sharing widgets -------------------------------------------------------------------
 
+
 def show_notices(screen: Screen) -> None:
     if screen.notices:  # the notices repeat the link's values: shown as text, never as Markdown
-        st.warning("Some settings in the link could not be used as given:\n\n" + bullets(screen.notices),
-                   icon="⚠️")
+        st.warning(
+            "Some settings in the link could not be used as given:\n\n" + bullets(screen.notices), icon="⚠️"
+        )
 
 
 def share_box(screen: Screen) -> None:
     with st.expander("Share this view", icon=":material/link:"):
-        st.caption("This link reproduces every setting (the seed included). Copy it with the button "
-                   "at the right of the box.")
+        st.caption(
+            "This link reproduces every setting (the seed included). Copy it with the button "
+            "at the right of the box."
+        )
         st.code(share_url(screen), language=None, wrap_lines=True)
-        hide = st.multiselect("Lock controls (hide them for whoever opens the link)",
-                              [k for k in (PRESET, *KEYS, *UI_FIELD)],
-                              default=sorted(screen.hidden, key=URL_KEYS.index),
-                              key="ui.lock", help="Adds `hide=` to the link: those controls are not "
-                                                  "shown, their values come from the link.")
+        hide = st.multiselect(
+            "Lock controls (hide them for whoever opens the link)",
+            [k for k in (PRESET, *KEYS, *UI_FIELD)],
+            default=sorted(screen.hidden, key=URL_KEYS.index),
+            key="ui.lock",
+            help="Adds `hide=` to the link: those controls are not shown, their values come from the link.",
+        )
         if set(hide) != set(screen.hidden):
             locked = Screen(screen.cfg, screen.ui, screen.preset, frozenset(hide))
             st.caption("Locked link:")

@@ -40,8 +40,14 @@ def plain(text: object) -> str:
     s = _BREAKS.sub(" ", str(text))
     s = _PUNCT.sub(r"\\\1", s)
     s = _UNDERSCORE.sub(r"\\_", s)
-    s = _LEAD.sub(lambda m: m.group(1) + "\\" + m.group(2) if m.group(2)[0] in "-+=" else
-                  m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1], s)
+    s = _LEAD.sub(
+        lambda m: (
+            m.group(1) + "\\" + m.group(2)
+            if m.group(2)[0] in "-+="
+            else m.group(1) + m.group(2)[:-1] + "\\" + m.group(2)[-1]
+        ),
+        s,
+    )
     s = _COLON.sub("\\:" + WJ, s)
     s = _WWW.sub(r"\1" + WJ, s)
     return s.replace("@", WJ + "@")

@@ -39,6 +39,7 @@ def text_and_chart(ratio=(1, 1.45)):
 
 # ---- cached computations -----------------------------------------------------------------------------
 
+
 def drive_variance(a: Analysis) -> float:
     """Mean square of the input drive W_xh x_t + b_h over units and steps of the probe: s^2 in q's map."""
     x = np.asarray(a.probe_x, dtype=float)  # (L, I)
@@ -47,15 +48,25 @@ def drive_variance(a: Analysis) -> float:
 
 
 @st.cache_data(max_entries=16, show_spinner=False)
-def measured_slopes(task: str, seed: int, acts: tuple[str, ...] = tf.ACTS
-                    ) -> tuple[dict[str, tuple[list[float], list[float]]], float]:
+def measured_slopes(
+    task: str, seed: int, acts: tuple[str, ...] = tf.ACTS
+) -> tuple[dict[str, tuple[list[float], list[float]]], float]:
     """Slopes (log10 per step) of rms heatmaps of small Gaussian networks at MF_RHOS, and the drive s^2."""
     out, s2 = {}, math.nan
     for act in acts:
         xs, ys = [], []
         for rho in MF_RHOS:
-            cfg = RunConfig(act=act, rho=rho, hidden=MF_HIDDEN, seq_len=MF_SEQ, init="gaussian", norm="rms",
-                            task=task, seed=seed, steps=0)
+            cfg = RunConfig(
+                act=act,
+                rho=rho,
+                hidden=MF_HIDDEN,
+                seq_len=MF_SEQ,
+                init="gaussian",
+                norm="rms",
+                task=task,
+                seed=seed,
+                steps=0,
+            )
             a = analyse(cfg)
             if not math.isfinite(s2):
                 s2 = drive_variance(a)
@@ -69,29 +80,32 @@ def measured_slopes(task: str, seed: int, acts: tuple[str, ...] = tf.ACTS
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
-def cliff_paths(w0: float, b0: float, lr: float, clip: float, steps: int
-                ) -> tuple[theory.CliffPath, theory.CliffPath]:
-    return (theory.cliff_descent(w0, b0, lr, steps),
-            theory.cliff_descent(w0, b0, lr, steps, clip=clip))
+def cliff_paths(
+    w0: float, b0: float, lr: float, clip: float, steps: int
+) -> tuple[theory.CliffPath, theory.CliffPath]:
+    return (theory.cliff_descent(w0, b0, lr, steps), theory.cliff_descent(w0, b0, lr, steps, clip=clip))
 
 
 @st.cache_data(max_entries=32, show_spinner=False)
 def _cliff_figure(w0, b0, lr, clip, steps, zoom):
     plain, clipped = cliff_paths(w0, b0, lr, clip, steps)
     ranges = dict(w_range=(w0 - 1.0, w0 + 1.0), b_range=(b0 - 1.0, b0 + 1.0), n=201) if zoom else {}
-    return tf.cliff_figure(plain, clipped, title="Loss over (w, b), and two descents from the same start",
-                           **ranges), \
-        tf.cliff_steps_figure(plain, clipped, title="Along the two paths")
+    return tf.cliff_figure(
+        plain, clipped, title="Loss over (w, b), and two descents from the same start", **ranges
+    ), tf.cliff_steps_figure(plain, clipped, title="Along the two paths")
 
 
 # ---- the page ---------------------------------------------------------------------------------------
 
+
 def page(screen: Screen) -> None:
     cfg = theory_config(screen.cfg)
     if cfg is not screen.cfg:
-        st.info(f"The formulas here are about the vanilla cell. The sidebar has cell = {screen.cfg.cell}; "
-                f"the charts use a vanilla {cfg.act} cell with the same ρ, size and seed.",
-                icon=":material/info:")
+        st.info(
+            f"The formulas here are about the vanilla cell. The sidebar has cell = {screen.cfg.cell}; "
+            f"the charts use a vanilla {cfg.act} cell with the same ρ, size and seed.",
+            icon=":material/info:",
+        )
     with st.spinner("Computing the network at initialisation…"):
         a = analysis.init_view(cfg, "th")
     contents()
@@ -101,8 +115,10 @@ def page(screen: Screen) -> None:
         bound(cfg, a)
         pascanu(cfg, a)
     else:
-        st.caption("Sections 2 to 4 and 6 draw your network at initialisation: they appear here when its "
-                   "view is ready (above).")
+        st.caption(
+            "Sections 2 to 4 and 6 draw your network at initialisation: they appear here when its "
+            "view is ready (above)."
+        )
     mean_field(cfg, screen)
     if a is not None:
         long_range(cfg, a)
@@ -115,34 +131,47 @@ def contents() -> None:
         "[1 · A product of Jacobians](#chain) · [2 · Eigenvalues](#eigen) · [3 · The norm bound](#bound) · "
         "[4 · Pascanu's conditions](#pascanu) · [5 · Mean field](#mean-field) · "
         "[6 · Why vanishing matters](#long-range) · [7 · The loss cliff](#cliff) · "
-        "[8 · What clipping keeps](#clipping)")
+        "[8 · What clipping keeps](#clipping)"
+    )
 
 
 def chain(cfg: RunConfig) -> None:
     st.subheader("1 · A product of Jacobians", anchor="chain")
     left, right = text_and_chart((1, 1))
     with left:
-        st.markdown("The vanilla cell reads the previous state through one matrix and squashes the result "
-                    "(α is the `leak`; α = 0 is the plain RNN):")
+        st.markdown(
+            "The vanilla cell reads the previous state through one matrix and squashes the result "
+            "(α is the `leak`; α = 0 is the plain RNN):"
+        )
         st.latex(r"a_t = W_{hh}\,h_{t-1} + W_{xh}\,x_t + b")
         st.latex(r"h_t = \alpha\,h_{t-1} + (1-\alpha)\,f(a_t)")
-        st.markdown("A small change in an early state h_k reaches a later state h_t only by passing "
-                    "through every step in between. The chain rule turns that into a product with one "
-                    "factor per step:")
+        st.markdown(
+            "A small change in an early state h_k reaches a later state h_t only by passing "
+            "through every step in between. The chain rule turns that into a product with one "
+            "factor per step:"
+        )
         st.latex(r"\frac{\partial h_t}{\partial h_k} \;=\; \prod_{j=k+1}^{t} J_j")
-        st.latex(r"J_j = \frac{\partial h_j}{\partial h_{j-1}} = \alpha I + (1-\alpha)\,"
-                 r"\operatorname{diag}\!\big(f'(a_j)\big)\,W_{hh}")
+        st.latex(
+            r"J_j = \frac{\partial h_j}{\partial h_{j-1}} = \alpha I + (1-\alpha)\,"
+            r"\operatorname{diag}\!\big(f'(a_j)\big)\,W_{hh}"
+        )
     with right:
-        st.markdown("Training needs the gradient of a loss summed over time. Each loss term L_t reaches "
-                    "a parameter θ through every earlier step k, so the gradient is a double sum, and the "
-                    "product above is in every term:")
-        st.latex(r"\frac{\partial L}{\partial \theta} = \sum_{t}\sum_{k \le t} "
-                 r"\frac{\partial L_t}{\partial h_t}\;\frac{\partial h_t}{\partial h_k}\;"
-                 r"\frac{\partial^{+} h_k}{\partial \theta}")
-        st.markdown(f"With {cfg.seq_len} steps, a term that spans the whole sequence multiplies "
-                    f"{cfg.seq_len - 1} Jacobians. A product of many matrices tends to shrink or grow "
-                    "geometrically, which is the whole story of this page: the heatmaps in the Lab show "
-                    "log₁₀ ‖∂h_t/∂h_k‖ for every pair (k, t).")
+        st.markdown(
+            "Training needs the gradient of a loss summed over time. Each loss term L_t reaches "
+            "a parameter θ through every earlier step k, so the gradient is a double sum, and the "
+            "product above is in every term:"
+        )
+        st.latex(
+            r"\frac{\partial L}{\partial \theta} = \sum_{t}\sum_{k \le t} "
+            r"\frac{\partial L_t}{\partial h_t}\;\frac{\partial h_t}{\partial h_k}\;"
+            r"\frac{\partial^{+} h_k}{\partial \theta}"
+        )
+        st.markdown(
+            f"With {cfg.seq_len} steps, a term that spans the whole sequence multiplies "
+            f"{cfg.seq_len - 1} Jacobians. A product of many matrices tends to shrink or grow "
+            "geometrically, which is the whole story of this page: the heatmaps in the Lab show "
+            "log₁₀ ‖∂h_t/∂h_k‖ for every pair (k, t)."
+        )
         st.caption("∂⁺h_k/∂θ is the immediate effect of θ on h_k, holding h_{k−1} fixed.")
 
 
@@ -151,23 +180,34 @@ def eigen(cfg: RunConfig, a: analysis.InitView) -> None:
     left, right = text_and_chart()
     steps = int(min(cfg.seq_len, 500))
     with left:
-        st.markdown("Take the simplest case: a linear cell (f′ = 1, α = 0), so every Jacobian is W_hh "
-                    "itself. If W_hh has a basis of eigenvectors, powers act on each eigen-direction "
-                    "separately:")
+        st.markdown(
+            "Take the simplest case: a linear cell (f′ = 1, α = 0), so every Jacobian is W_hh "
+            "itself. If W_hh has a basis of eigenvectors, powers act on each eigen-direction "
+            "separately:"
+        )
         st.latex(r"W_{hh} = V\Lambda V^{-1} \;\Rightarrow\; W_{hh}^{\,n} = V\Lambda^{n} V^{-1}")
         st.latex(r"\|\Lambda^{n} e_i\| = |\lambda_i|^{n}")
-        st.markdown("Directions with |λ| < 1 fade, those with |λ| > 1 grow, both geometrically. After "
-                    "enough steps the largest |λ|, the spectral radius ρ, decides: a long product is "
-                    "roughly ρⁿ times something.")
+        st.markdown(
+            "Directions with |λ| < 1 fade, those with |λ| > 1 grow, both geometrically. After "
+            "enough steps the largest |λ|, the spectral radius ρ, decides: a long product is "
+            "roughly ρⁿ times something."
+        )
         side = theory.unit_circle_side(a.eigvals)
         n_out, n_on = int(np.sum(side > 0)), int(np.sum(side == 0))
-        st.caption(f"Your W_hh ({cfg.init} init, H = {cfg.hidden}): ρ = {a.rho:.3g}, {n_out} of "
-                   f"{len(a.eigvals)} eigenvalues outside the unit circle"
-                   + (f" and {n_on} on it (to float rounding)" if n_on else "")
-                   + ". The nonlinearity adds its own factor f′ ≤ γ at every step (next section).")
+        st.caption(
+            f"Your W_hh ({cfg.init} init, H = {cfg.hidden}): ρ = {a.rho:.3g}, {n_out} of "
+            f"{len(a.eigvals)} eigenvalues outside the unit circle"
+            + (f" and {n_on} on it (to float rounding)" if n_on else "")
+            + ". The nonlinearity adds its own factor f′ ≤ γ at every step (next section)."
+        )
     with right:
-        chart(tf.eig_powers_figure(a.eigvals, steps, title=f"|λᵢ|ᵗ for the {len(a.eigvals)} eigenvalues "
-                                   "of W<sub>hh</sub>"), "theory-eig-powers", key="th.eig")
+        chart(
+            tf.eig_powers_figure(
+                a.eigvals, steps, title=f"|λᵢ|ᵗ for the {len(a.eigvals)} eigenvalues of W<sub>hh</sub>"
+            ),
+            "theory-eig-powers",
+            key="th.eig",
+        )
 
 
 def bound(cfg: RunConfig, a: analysis.InitView) -> None:
@@ -175,30 +215,45 @@ def bound(cfg: RunConfig, a: analysis.InitView) -> None:
     gamma_max = theory.gamma(cfg.act)
     left, right = text_and_chart()
     with left:
-        st.markdown("Eigenvalues describe long powers of one matrix, but the Jacobians change from step "
-                    "to step. Norms handle that: the norm of a product is at most the product of the "
-                    "norms, and each factor is bounded by the largest singular value of W_hh times the "
-                    "largest slope γ of the activation:")
+        st.markdown(
+            "Eigenvalues describe long powers of one matrix, but the Jacobians change from step "
+            "to step. Norms handle that: the norm of a product is at most the product of the "
+            "norms, and each factor is bounded by the largest singular value of W_hh times the "
+            "largest slope γ of the activation:"
+        )
         st.latex(r"\|J_j\| \le \|\operatorname{diag}(f'(a_j))\|\,\|W_{hh}\| \le \gamma\,\sigma_{\max}")
-        st.latex(r"\left\|\frac{\partial h_t}{\partial h_k}\right\| \le "
-                 r"\prod_{j=k+1}^{t}\|J_j\| \le (\sigma_{\max}\,\gamma)^{\,t-k}")
-        st.markdown("γ = max |f′|: **1** for tanh, ReLU and linear, **¼** for the sigmoid (its slope "
-                    "peaks at ¼ in the middle).")
+        st.latex(
+            r"\left\|\frac{\partial h_t}{\partial h_k}\right\| \le "
+            r"\prod_{j=k+1}^{t}\|J_j\| \le (\sigma_{\max}\,\gamma)^{\,t-k}"
+        )
+        st.markdown(
+            "γ = max |f′|: **1** for tanh, ReLU and linear, **¼** for the sigmoid (its slope "
+            "peaks at ¼ in the middle)."
+        )
         if cfg.leak:
-            st.caption(f"With leak α = {cfg.leak:g} each factor is at most α + (1 − α)·σ_max·γ, which is "
-                       "what the chart draws.")
+            st.caption(
+                f"With leak α = {cfg.leak:g} each factor is at most α + (1 − α)·σ_max·γ, which is "
+                "what the chart draws."
+            )
         c = st.columns(3)
         c[0].metric("σ_max(W_hh)", f"{a.sigma_max:.3g}")
         c[1].metric(f"γ ({cfg.act})", f"{gamma_max:g}")
         c[2].metric("σ_max·γ per step", f"{a.sigma_max * gamma_max:.3g}")
-        st.caption("The bound is an upper limit, not a prediction: the measured curve sits below it "
-                   "because f′ is usually smaller than γ and the factors' worst directions do not line "
-                   "up. When σ_max·γ < 1 the bound alone forces the decay.")
+        st.caption(
+            "The bound is an upper limit, not a prediction: the measured curve sits below it "
+            "because f′ is usually smaller than γ and the factors' worst directions do not line "
+            "up. When σ_max·γ < 1 the bound alone forces the decay."
+        )
     with right:
         lines = {k: v for k, v in a.lines.items() if not k.startswith("mean field")}
-        fig = plots.lag_profile_figure(a.lags, a.mean, a.lo, a.hi, lines,
-                                       title=f"Measured ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ ({cfg.norm} norm) "
-                                             "against the bound")
+        fig = plots.lag_profile_figure(
+            a.lags,
+            a.mean,
+            a.lo,
+            a.hi,
+            lines,
+            title=f"Measured ‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ ({cfg.norm} norm) against the bound",
+        )
         chart(fig, "theory-bound", key="th.bound")
 
 
@@ -207,34 +262,54 @@ def pascanu(cfg: RunConfig, a: analysis.InitView) -> None:
     gamma_max = theory.gamma(cfg.act)
     left, right = text_and_chart()
     with left:
-        st.markdown("Pascanu, Mikolov and Bengio (2013) turned the bound into two statements about "
-                    "σ_max, the largest singular value of W_hh:")
-        st.latex(r"\sigma_{\max} < \tfrac{1}{\gamma} \;\Longrightarrow\; \text{vanishing}"
-                 r"\qquad(\text{sufficient})")
-        st.latex(r"\text{exploding} \;\Longrightarrow\; \sigma_{\max} > \tfrac{1}{\gamma}"
-                 r"\qquad(\text{necessary})")
-        st.markdown("The asymmetry matters. Below the threshold vanishing is **guaranteed**. Above it, "
-                    "exploding is merely **possible**: saturated units (small f′) can still make the "
-                    "gradients vanish.")
+        st.markdown(
+            "Pascanu, Mikolov and Bengio (2013) turned the bound into two statements about "
+            "σ_max, the largest singular value of W_hh:"
+        )
+        st.latex(
+            r"\sigma_{\max} < \tfrac{1}{\gamma} \;\Longrightarrow\; \text{vanishing}"
+            r"\qquad(\text{sufficient})"
+        )
+        st.latex(
+            r"\text{exploding} \;\Longrightarrow\; \sigma_{\max} > \tfrac{1}{\gamma}"
+            r"\qquad(\text{necessary})"
+        )
+        st.markdown(
+            "The asymmetry matters. Below the threshold vanishing is **guaranteed**. Above it, "
+            "exploding is merely **possible**: saturated units (small f′) can still make the "
+            "gradients vanish."
+        )
         sg = a.sigma_max * gamma_max
         regime = theory.pascanu_regime(a.sigma_max, cfg.act)
-        verdict = {"vanishing": "below 1: vanishing is guaranteed",
-                   "may_explode": "above 1: exploding is possible, not certain",
-                   "boundary": "exactly 1"}[regime]
+        verdict = {
+            "vanishing": "below 1: vanishing is guaranteed",
+            "may_explode": "above 1: exploding is possible, not certain",
+            "boundary": "exactly 1",
+        }[regime]
         st.markdown(f"**Your setting:** σ_max·γ = {sg:.3g}, {verdict}.")
         if cfg.init == "gaussian":
-            st.caption(f"The map's axis is a radius. For orthogonal or identity init σ_max = ρ, so your "
-                       f"ρ marks the condition directly. A Gaussian W_hh is not normal: its singular "
-                       f"values spread to about twice its spectral radius (σ_max ≈ 2ρ for large H; here "
-                       f"{a.sigma_max:.3g} against ρ = {a.rho:.3g}), so the diamond, not the circle, is "
-                       "what the conditions test.")
+            st.caption(
+                f"The map's axis is a radius. For orthogonal or identity init σ_max = ρ, so your "
+                f"ρ marks the condition directly. A Gaussian W_hh is not normal: its singular "
+                f"values spread to about twice its spectral radius (σ_max ≈ 2ρ for large H; here "
+                f"{a.sigma_max:.3g} against ρ = {a.rho:.3g}), so the diamond, not the circle, is "
+                "what the conditions test."
+            )
         else:
-            st.caption(f"With {cfg.init} init W_hh is a scaled orthogonal matrix, so σ_max = ρ and the "
-                       "circle and the diamond coincide.")
+            st.caption(
+                f"With {cfg.init} init W_hh is a scaled orthogonal matrix, so σ_max = ρ and the "
+                "circle and the diamond coincide."
+            )
     with right:
-        fig = tf.pascanu_figure(a.rho, a.sigma_max, cfg.act, rho_max=max(5.0, 1.1 * a.sigma_max),
-                                gaussian=True, rho_name="your ρ",
-                                title="Where each activation sits (σ<sub>max</sub> on the axis)")
+        fig = tf.pascanu_figure(
+            a.rho,
+            a.sigma_max,
+            cfg.act,
+            rho_max=max(5.0, 1.1 * a.sigma_max),
+            gaussian=True,
+            rho_name="your ρ",
+            title="Where each activation sits (σ<sub>max</sub> on the axis)",
+        )
         chart(fig, "theory-pascanu", key="th.pascanu")
 
 
@@ -244,23 +319,37 @@ def mean_field(cfg: RunConfig, screen: Screen) -> None:
     with st.spinner("Measuring small networks at six radii…"):
         measured, s2 = measured_slopes(cfg.task, cfg.seed)
     with left:
-        st.markdown("For a large random W_hh with entries N(0, g²/H), and its spectral radius close to g, "
-                    "the typical size of the product can be predicted. The preactivations settle to a "
-                    "variance q, and each step multiplies a vector's squared norm by χ on average:")
+        st.markdown(
+            "For a large random W_hh with entries N(0, g²/H), and its spectral radius close to g, "
+            "the typical size of the product can be predicted. The preactivations settle to a "
+            "variance q, and each step multiplies a vector's squared norm by χ on average:"
+        )
         st.latex(r"q = g^2\,\mathbb{E}_z\!\left[f(\sqrt{q}\,z)^2\right] + s^2")
         st.latex(r"\chi = g^2\,\mathbb{E}_z\!\left[f'(\sqrt{q}\,z)^2\right]")
-        st.latex(r"\log_{10}\left\|\frac{\partial h_t}{\partial h_k}\,v\right\| \approx "
-                 r"(t-k)\cdot\frac{\ln\chi}{2\ln 10}")
-        st.markdown("z is a standard normal and s² the variance the input adds. Linear: ln χ/2 = ln g; "
-                    "ReLU: half the units pass, so χ = g²/2; tanh flattens as q grows, so the rate rises "
-                    "more slowly than ln g; the sigmoid's slope never exceeds ¼, so it needs g near 4.")
-        st.caption(f"Dots: slopes of rms-norm heatmaps of Gaussian networks (H = {MF_HIDDEN}, T = {MF_SEQ}, "
-                   f"task {cfg.task}, seed {cfg.seed}), fitted over lags 1–{int(0.8 * (MF_SEQ - 1))}. "
-                   f"Curves use the measured input variance s² = {s2:.3g}.")
+        st.latex(
+            r"\log_{10}\left\|\frac{\partial h_t}{\partial h_k}\,v\right\| \approx "
+            r"(t-k)\cdot\frac{\ln\chi}{2\ln 10}"
+        )
+        st.markdown(
+            "z is a standard normal and s² the variance the input adds. Linear: ln χ/2 = ln g; "
+            "ReLU: half the units pass, so χ = g²/2; tanh flattens as q grows, so the rate rises "
+            "more slowly than ln g; the sigmoid's slope never exceeds ¼, so it needs g near 4."
+        )
+        st.caption(
+            f"Dots: slopes of rms-norm heatmaps of Gaussian networks (H = {MF_HIDDEN}, T = {MF_SEQ}, "
+            f"task {cfg.task}, seed {cfg.seed}), fitted over lags 1–{int(0.8 * (MF_SEQ - 1))}. "
+            f"Curves use the measured input variance s² = {s2:.3g}."
+        )
     with right:
         fig = tf.mean_field_figure(
-            MF_GRID, s2, measured, act=cfg.act, rho=cfg.rho, rho_name="your ρ",
-            title="Growth per step back in time: theory (lines) and measurement (dots)")
+            MF_GRID,
+            s2,
+            measured,
+            act=cfg.act,
+            rho=cfg.rho,
+            rho_name="your ρ",
+            title="Growth per step back in time: theory (lines) and measurement (dots)",
+        )
         chart(fig, "theory-mean-field", key="th.mf")
 
 
@@ -273,25 +362,38 @@ def long_range(cfg: RunConfig, a: analysis.InitView) -> None:
     far_share = float(np.nansum(share[lags >= far]))
     near_share = float(np.nansum(share[lags < 10]))
     with left:
-        st.markdown("A fair objection: the gradient is a *sum* over lags, and the short-range terms are "
-                    "healthy, so the total gradient need not be small at all. Training still moves. "
-                    "That is exactly the problem. The update is dominated by what the last few steps "
-                    "say, and the terms that would connect an output to an input far back are orders of "
-                    "magnitude smaller, lost next to the short-range ones (and in minibatch noise). "
-                    "The network learns short dependencies and never finds the long ones, even though "
-                    "nothing looks wrong with the size of its gradient.")
-        st.markdown("The mirror image: when long-range terms explode, they swamp everything else, and a "
-                    "single update can be huge. That is the loss cliff below.")
+        st.markdown(
+            "A fair objection: the gradient is a *sum* over lags, and the short-range terms are "
+            "healthy, so the total gradient need not be small at all. Training still moves. "
+            "That is exactly the problem. The update is dominated by what the last few steps "
+            "say, and the terms that would connect an output to an input far back are orders of "
+            "magnitude smaller, lost next to the short-range ones (and in minibatch noise). "
+            "The network learns short dependencies and never finds the long ones, even though "
+            "nothing looks wrong with the size of its gradient."
+        )
+        st.markdown(
+            "The mirror image: when long-range terms explode, they swamp everything else, and a "
+            "single update can be huge. That is the loss cliff below."
+        )
     with right:
         c = st.columns(2)
-        c[0].metric("signal from the last 10 steps", f"{100 * near_share:.3g} %",
-                    help="Share of Σ_k ‖∂h_T/∂h_k‖ coming from lags 0–9, for your network at initialisation.")
-        c[1].metric(f"from {far}+ steps back", f"{100 * far_share:.2g} %" if far_share >= 1e-4 else
-                    f"10{_sup(math.floor(math.log10(max(far_share * 100, 1e-300))))} %",
-                    help=f"Share coming from lags ≥ {far} (a quarter of the sequence).")
-        st.caption(f"For your settings: how much of what reaches the last state h_T comes from each range of "
-                   f"earlier steps, measured as shares of Σ_k ‖∂h_T/∂h_k‖ at initialisation "
-                   f"(T = {L}, {cfg.norm} norm).")
+        c[0].metric(
+            "signal from the last 10 steps",
+            f"{100 * near_share:.3g} %",
+            help="Share of Σ_k ‖∂h_T/∂h_k‖ coming from lags 0–9, for your network at initialisation.",
+        )
+        c[1].metric(
+            f"from {far}+ steps back",
+            f"{100 * far_share:.2g} %"
+            if far_share >= 1e-4
+            else f"10{_sup(math.floor(math.log10(max(far_share * 100, 1e-300))))} %",
+            help=f"Share coming from lags ≥ {far} (a quarter of the sequence).",
+        )
+        st.caption(
+            f"For your settings: how much of what reaches the last state h_T comes from each range of "
+            f"earlier steps, measured as shares of Σ_k ‖∂h_T/∂h_k‖ at initialisation "
+            f"(T = {L}, {cfg.norm} norm)."
+        )
 
 
 def _sup(e: int) -> str:
@@ -306,21 +408,32 @@ def cliff() -> None:
         st.markdown("A one-unit recurrent network, run for 50 steps from x₀ = 0.5:")
         st.latex(r"x_t = w\,\sigma(x_{t-1}) + b")
         st.latex(r"L = \big(\sigma(x_{50}) - 0.7\big)^2")
-        st.markdown("For some (w, b) the unit has two stable states and x₅₀ lands in one or the other. "
-                    "Crossing the border between them flips the output, so the loss drops abruptly: a "
-                    "wall. On the wall the gradient is enormous, and one plain step throws the "
-                    "parameters far away. Clipping the gradient's norm caps the step length at "
-                    "lr × threshold and keeps its direction, so descent walks down the wall instead.")
+        st.markdown(
+            "For some (w, b) the unit has two stable states and x₅₀ lands in one or the other. "
+            "Crossing the border between them flips the output, so the loss drops abruptly: a "
+            "wall. On the wall the gradient is enormous, and one plain step throws the "
+            "parameters far away. Clipping the gradient's norm caps the step length at "
+            "lr × threshold and keeps its direction, so descent walks down the wall instead."
+        )
         with st.container(border=True):
             w0 = st.slider("start w₀", -2.0, 10.0, float(d["w0"]), 0.05, key="th.w0")
             b0 = st.slider("start b₀", -8.0, 4.0, float(d["b0"]), 0.05, key="th.b0")
-            lr = st.select_slider("learning rate", [0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0],
-                                  value=float(d["lr"]), key="th.lr")
-            clip = st.select_slider("clip threshold (norm)", [0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
-                                    value=float(d["clip"]), key="th.clip")
+            lr = st.select_slider(
+                "learning rate", [0.01, 0.03, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0], value=float(d["lr"]), key="th.lr"
+            )
+            clip = st.select_slider(
+                "clip threshold (norm)",
+                [0.1, 0.3, 1.0, 3.0, 10.0, 30.0],
+                value=float(d["clip"]),
+                key="th.clip",
+            )
             steps = st.slider("steps", 10, 300, int(d["steps"]), 10, key="th.steps")
-            whole = st.toggle("Show the whole landscape", value=False, key="th.whole",
-                              help="Off: a 2 × 2 window around the start, where the paths are visible.")
+            whole = st.toggle(
+                "Show the whole landscape",
+                value=False,
+                key="th.whole",
+                help="Off: a 2 × 2 window around the start, where the paths are visible.",
+            )
     plain, clipped = cliff_paths(w0, b0, lr, clip, steps)
     fig_map, fig_steps = _cliff_figure(w0, b0, lr, clip, steps, not whole)
     with right:
@@ -332,12 +445,14 @@ def cliff() -> None:
         k = int(np.argmax(plain.grad_norms)) if plain.grad_norms.size else 0
         gmax = float(plain.grad_norms.max()) if plain.grad_norms.size else math.nan
         jump = float(np.hypot(*(plain.path[k + 1] - plain.path[k]))) if len(plain.path) > k + 1 else 0.0
-        st.caption(f"Plain descent: largest gradient ‖g‖ = {gmax:.3g} at step {k + 1}, a step of length "
-                   f"{jump:.3g}; final loss {plain.losses[-1]:.3g}. With clipping at {clip:g}: "
-                   f"{int(clipped.clipped.sum())} of {len(clipped.clipped)} steps clipped, "
-                   "no step longer than "
-                   f"{lr * clip:.3g}; final loss {clipped.losses[-1]:.3g}."
-                   + (f" Plain descent stopped: {plain.stopped}." if plain.stopped else ""))
+        st.caption(
+            f"Plain descent: largest gradient ‖g‖ = {gmax:.3g} at step {k + 1}, a step of length "
+            f"{jump:.3g}; final loss {plain.losses[-1]:.3g}. With clipping at {clip:g}: "
+            f"{int(clipped.clipped.sum())} of {len(clipped.clipped)} steps clipped, "
+            "no step longer than "
+            f"{lr * clip:.3g}; final loss {clipped.losses[-1]:.3g}."
+            + (f" Plain descent stopped: {plain.stopped}." if plain.stopped else "")
+        )
 
 
 def clipping() -> None:
@@ -347,19 +462,30 @@ def clipping() -> None:
     v = theory.clip_vectors(g, c)
     turn = theory.angle_deg(g, v["value-clipped"])  # degrees value clipping turns g by
     with left:
-        st.markdown("Norm clipping rescales the *whole* gradient vector, every parameter together, by "
-                    "one positive number:")
+        st.markdown(
+            "Norm clipping rescales the *whole* gradient vector, every parameter together, by "
+            "one positive number:"
+        )
         st.latex(r"\|g\| > c \;\Rightarrow\; g \leftarrow \frac{c}{\|g\|}\,g")
-        st.markdown("So the step points the same way as before; only its length shrinks, to at most "
-                    "lr·c. Far from a cliff the gradient is smaller than c and nothing changes at all.")
-        st.markdown(f"Two edge cases. **Value clipping** clamps each component to [−c, c] separately: a "
-                    f"large component is cut while a small one is not, so the direction turns (here "
-                    f"{turn:.1f}°). Clipping **each parameter tensor on its "
-                    "own** (per-layer norms) also turns the overall direction, for the same reason. And "
-                    "clipping only limits the damage of an exploding gradient: it does nothing for a "
-                    "vanishing one, whose long-range terms stay buried.")
-        st.caption(f"The example: g = ({g[0]:g}, {g[1]:g}), c = {c:g}. The sidebar's `clip_mode` picks "
-                   "norm or value clipping for training.")
+        st.markdown(
+            "So the step points the same way as before; only its length shrinks, to at most "
+            "lr·c. Far from a cliff the gradient is smaller than c and nothing changes at all."
+        )
+        st.markdown(
+            f"Two edge cases. **Value clipping** clamps each component to [−c, c] separately: a "
+            f"large component is cut while a small one is not, so the direction turns (here "
+            f"{turn:.1f}°). Clipping **each parameter tensor on its "
+            "own** (per-layer norms) also turns the overall direction, for the same reason. And "
+            "clipping only limits the damage of an exploding gradient: it does nothing for a "
+            "vanishing one, whose long-range terms stay buried."
+        )
+        st.caption(
+            f"The example: g = ({g[0]:g}, {g[1]:g}), c = {c:g}. The sidebar's `clip_mode` picks "
+            "norm or value clipping for training."
+        )
     with right:
-        chart(tf.clip_figure(g, c, height=380, title="One gradient, clipped two ways"), "theory-clip",
-              key="th.clipfig")
+        chart(
+            tf.clip_figure(g, c, height=380, title="One gradient, clipped two ways"),
+            "theory-clip",
+            key="th.clipfig",
+        )

@@ -19,9 +19,11 @@ REDRAW_S = 0.5  # how often a live panel redraws while a run is active
 
 def plotly_config(filename: str) -> dict:
     """Modebar config for st.plotly_chart: PNG download named after the chart, no logo."""
-    return {"displaylogo": False,
-            "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
-            "modeBarButtonsToRemove": ["lasso2d", "select2d"]}
+    return {
+        "displaylogo": False,
+        "toImageButtonOptions": {"format": "png", "filename": filename, "scale": 2},
+        "modeBarButtonsToRemove": ["lasso2d", "select2d"],
+    }
 
 
 def chart(fig, name: str, key: str | None = None) -> None:
@@ -33,8 +35,10 @@ def describe(cfg: RunConfig) -> str:
     """A config in one line: the network, the task and the seed."""
     cell = f"{cfg.cell} ({cfg.act})" if cfg.cell == "rnn" else cfg.cell
     extra = f", leak {cfg.leak:g}" if cfg.cell == "rnn" and cfg.leak else ""
-    return (f"{cell} · H = {cfg.hidden} · ρ = {cfg.rho:g} ({cfg.init}){extra} · task {cfg.task} · "
-            f"T = {cfg.seq_len} · seed {cfg.seed}")
+    return (
+        f"{cell} · H = {cfg.hidden} · ρ = {cfg.rho:g} ({cfg.init}){extra} · task {cfg.task} · "
+        f"T = {cfg.seq_len} · seed {cfg.seed}"
+    )
 
 
 def live(was_active: bool, draw: Callable[[], bool | None]) -> None:
@@ -65,15 +69,18 @@ LAB_WORDS = StatusWords(
     queued="Waiting: {runs} ahead of you (the server trains a few runs at a time).",
     running="Training: step {done} of {steps} · {elapsed:.1f} s",
     failed="Training failed: {error}",
-    refused="Not started: {error}")
+    refused="Not started: {error}",
+)
 
 
 def side_words(name: str) -> StatusWords:
     """Compare's wording for side `name` (A or B)."""
-    return StatusWords(queued=f"{name} · waiting: {{runs}} ahead in the queue",
-                       running=f"{name} · training: step {{done}} of {{steps}} · {{elapsed:.1f}} s",
-                       failed=f"{name}: training failed — {{error}}",
-                       refused=f"{name}: not started — {{error}}")
+    return StatusWords(
+        queued=f"{name} · waiting: {{runs}} ahead in the queue",
+        running=f"{name} · training: step {{done}} of {{steps}} · {{elapsed:.1f}} s",
+        failed=f"{name}: training failed — {{error}}",
+        refused=f"{name}: not started — {{error}}",
+    )
 
 
 def run_progress(v: RunView, words: StatusWords) -> bool:
@@ -83,8 +90,9 @@ def run_progress(v: RunView, words: StatusWords) -> bool:
         runs = f"{v.ahead} run{'s' if v.ahead != 1 else ''}"
         st.progress(0.0, text=words.queued.format(runs=runs))
     elif v.state == RunState.RUNNING:
-        st.progress(v.fraction, text=words.running.format(done=v.steps_done, steps=v.cfg.steps,
-                                                          elapsed=v.elapsed))
+        st.progress(
+            v.fraction, text=words.running.format(done=v.steps_done, steps=v.cfg.steps, elapsed=v.elapsed)
+        )
     elif v.state == RunState.FAILED:
         st.error(words.failed.format(error=plain(v.error)), icon="🚫")
     elif v.state == RunState.REFUSED:

@@ -54,8 +54,15 @@ def train(cfg_json: str, conn, stop) -> None:
     try:
         cfg = RunConfig.from_dict(json.loads(cfg_json))
         plan = budget.plan_view(cfg)
-        result = run(cfg, on_update=lambda rec: stop.is_set(), should_stop=stop.is_set,
-                     on_snapshot=on_snapshot, on_row=on_row, max_columns=plan.columns, heatmaps=plan.ok)
+        result = run(
+            cfg,
+            on_update=lambda rec: stop.is_set(),
+            should_stop=stop.is_set,
+            on_snapshot=on_snapshot,
+            on_row=on_row,
+            max_columns=plan.columns,
+            heatmaps=plan.ok,
+        )
         flush()
         conn.send(("result", result))
     except Exception as e:
@@ -89,8 +96,12 @@ def view(cfg_json: str, max_columns: int | None, conn, stop) -> None:
             conn.send(("progress", fraction))
 
     try:
-        a = analyse(RunConfig.from_dict(json.loads(cfg_json)), max_columns=max_columns, progress=progress,
-                    should_stop=stop.is_set)
+        a = analyse(
+            RunConfig.from_dict(json.loads(cfg_json)),
+            max_columns=max_columns,
+            progress=progress,
+            should_stop=stop.is_set,
+        )
         conn.send(("result", a))
     except Exception as e:
         _report(conn, e)

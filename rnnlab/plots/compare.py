@@ -33,8 +33,9 @@ from .style import (
 from .style import RUN_COLOURS as COLOURS
 
 
-def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
-                 height: int = 360) -> go.Figure:
+def loss_overlay(
+    runs: dict[str, dict[str, Any]], *, title: str | None = None, height: int = 360
+) -> go.Figure:
     """Training loss per step of each run (`comparison.per_step` of its metrics) in its colour.
 
     runs: name -> {"metrics": DataFrame, "baseline": float|None, "final_loss": float|None,
@@ -49,31 +50,58 @@ def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
     for name, r in runs.items():
         ps = per_step(r["metrics"])
         losses.append(finite(ps["seq_loss"]))
-        fig.add_trace(go.Scatter(x=ps["step"], y=losses[-1], mode=line_mode(len(ps)), name=f"{name}",
-                                 line=dict(color=COLOURS.get(name, MUTED), width=1.8), marker=dict(size=5),
-                                 hovertemplate=f"{name}, step %{{x}}: loss %{{y:.4g}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=ps["step"],
+                y=losses[-1],
+                mode=line_mode(len(ps)),
+                name=f"{name}",
+                line=dict(color=COLOURS.get(name, MUTED), width=1.8),
+                marker=dict(size=5),
+                hovertemplate=f"{name}, step %{{x}}: loss %{{y:.4g}}<extra></extra>",
+            )
+        )
     for name, r in runs.items():
         fl = r.get("final_loss")
         if fl is not None and math.isfinite(fl):
-            fig.add_trace(go.Scatter(x=[r["steps"]], y=[fl], mode="markers", name=f"{name} final eval",
-                                     showlegend=False,
-                                     marker=dict(color=COLOURS.get(name, MUTED), size=10, symbol="diamond",
-                                                 line=dict(color="white", width=1)),
-                                     hovertemplate=f"{name} final evaluation loss %{{y:.4g}}<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["steps"]],
+                    y=[fl],
+                    mode="markers",
+                    name=f"{name} final eval",
+                    showlegend=False,
+                    marker=dict(
+                        color=COLOURS.get(name, MUTED),
+                        size=10,
+                        symbol="diamond",
+                        line=dict(color="white", width=1),
+                    ),
+                    hovertemplate=f"{name} final evaluation loss %{{y:.4g}}<extra></extra>",
+                )
+            )
     baselines = {n: r["baseline"] for n, r in runs.items() if r.get("baseline") is not None}
     values = {round(float(v), 12) for v in baselines.values() if math.isfinite(v)}
     for i, v in enumerate(sorted(values)):
         who = [n for n, b in baselines.items() if round(float(b), 12) == v]
         label = "baseline" + ("" if len(values) == 1 else f" ({', '.join(who)})")
-        fig.add_hline(y=v, line=dict(color=MUTED, width=1.1, dash="dash"),
-                      annotation_text=f"{label} {v:.3g}", annotation_position="top right" if i == 0
-                      else "bottom right", annotation_font=dict(size=11, color=MUTED))
+        fig.add_hline(
+            y=v,
+            line=dict(color=MUTED, width=1.1, dash="dash"),
+            annotation_text=f"{label} {v:.3g}",
+            annotation_position="top right" if i == 0 else "bottom right",
+            annotation_font=dict(size=11, color=MUTED),
+        )
     for name, r in runs.items():
         d = r.get("diverged_at")
         if d is not None:
-            fig.add_vline(x=d, line=dict(color=COLOURS.get(name, MUTED), width=1.5, dash="dot"),
-                          annotation_text=f"{name} diverged", annotation_position="top left",
-                          annotation_font=dict(size=11, color=COLOURS.get(name, MUTED)))
+            fig.add_vline(
+                x=d,
+                line=dict(color=COLOURS.get(name, MUTED), width=1.5, dash="dot"),
+                annotation_text=f"{name} diverged",
+                annotation_position="top left",
+                annotation_font=dict(size=11, color=COLOURS.get(name, MUTED)),
+            )
     apply_layout(fig, title, height, hovermode="x unified")
     fig.update_xaxes(title_text="training step", rangemode="tozero")
     if wide_range([*losses, np.array([r.get("final_loss") or np.nan for r in runs.values()], float)]):
@@ -83,8 +111,9 @@ def loss_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
     return fig
 
 
-def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = None,
-                      height: int = 360) -> go.Figure:
+def grad_norm_overlay(
+    runs: dict[str, dict[str, Any]], *, title: str | None = None, height: int = 360
+) -> go.Figure:
     """Global gradient norm per update against the training step, log axis: per run (in order) a
     solid line before clipping, and, for runs that clip, a dotted line after clipping and the
     threshold as a dashed line. The updates of one step (TBPTT chunks) sit at fractions of the step
@@ -99,26 +128,49 @@ def grad_norm_overlay(runs: dict[str, dict[str, Any]], *, title: str | None = No
         pos = lambda a: np.where(finite(a) > 0, finite(a), np.nan)
         clip = r.get("clip") or 0.0
         x = step_positions(m)
-        fig.add_trace(go.Scatter(x=x, y=pos(m["grad_norm"]), mode=line_mode(len(m)),
-                                 name=f"{name}" + (" before clipping" if clip else ""),
-                                 line=dict(color=colour, width=1.5), marker=dict(size=5),
-                                 hovertemplate=f"{name}, step %{{x:.3~f}}: ‖g‖ = %{{y:.3g}}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=pos(m["grad_norm"]),
+                mode=line_mode(len(m)),
+                name=f"{name}" + (" before clipping" if clip else ""),
+                line=dict(color=colour, width=1.5),
+                marker=dict(size=5),
+                hovertemplate=f"{name}, step %{{x:.3~f}}: ‖g‖ = %{{y:.3g}}<extra></extra>",
+            )
+        )
         if clip:
-            fig.add_trace(go.Scatter(x=x, y=pos(m["grad_norm_clipped"]), mode=line_mode(len(m)),
-                                     name=f"{name} after clipping",
-                                     line=dict(color=colour, width=2.2, dash="dot"), marker=dict(size=4),
-                                     hovertemplate=f"{name}, step %{{x:.3~f}}: ‖g‖ = %{{y:.3g}} after"
-                                                   "<extra></extra>"))
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=pos(m["grad_norm_clipped"]),
+                    mode=line_mode(len(m)),
+                    name=f"{name} after clipping",
+                    line=dict(color=colour, width=2.2, dash="dot"),
+                    marker=dict(size=4),
+                    hovertemplate=f"{name}, step %{{x:.3~f}}: ‖g‖ = %{{y:.3g}} after<extra></extra>",
+                )
+            )
             mode = r.get("clip_mode", "norm")
-            fig.add_hline(y=clip, line=dict(color=colour, width=1, dash="dash"),
-                          annotation_text=f"{name}: clip {clip:g}"
-                          + (" (per value)" if mode == "value" else ""),
-                          annotation_position="bottom right", annotation_font=dict(size=11, color=colour))
+            fig.add_hline(
+                y=clip,
+                line=dict(color=colour, width=1, dash="dash"),
+                annotation_text=f"{name}: clip {clip:g}" + (" (per value)" if mode == "value" else ""),
+                annotation_position="bottom right",
+                annotation_font=dict(size=11, color=colour),
+            )
     apply_layout(fig, title, height, hovermode="x unified")
     fig.update_xaxes(title_text="training step", rangemode="tozero")
     fig.update_yaxes(title_text="‖∂L/∂θ‖ (global norm)", type="log", exponentformat="power")
-    vals = np.concatenate([finite(r["metrics"][c]) for r in runs.values() for c in ("grad_norm",)
-                           if len(r["metrics"]) and c in r["metrics"]] or [np.array([])])
+    vals = np.concatenate(
+        [
+            finite(r["metrics"][c])
+            for r in runs.values()
+            for c in ("grad_norm",)
+            if len(r["metrics"]) and c in r["metrics"]
+        ]
+        or [np.array([])]
+    )
     vals = vals[np.isfinite(vals) & (vals > 0)]
     if vals.size and np.log10(vals.max() / vals.min()) < 1.5:  # within a decade or so: label 1, 2, 5 only
         fig.update_yaxes(dtick="D2")
@@ -149,9 +201,9 @@ def shared_range(hm_a: np.ndarray, hm_b: np.ndarray, mode: str = "fixed") -> tup
     return colour_range(both, mode)
 
 
-
-def difference_heatmap(hm_a: np.ndarray, hm_b: np.ndarray, *, title: str | None = None,
-                       max_cells: int = 160, height: int = 460) -> go.Figure:
+def difference_heatmap(
+    hm_a: np.ndarray, hm_b: np.ndarray, *, title: str | None = None, max_cells: int = 160, height: int = 460
+) -> go.Figure:
     """Heatmap of `difference(hm_a, hm_b)` (trace 0) on a diverging scale centred at 0, symmetric,
     at least one decade each way; colour-bar ticks read as ratios ("×10²")."""
     d = difference(hm_a, hm_b)
@@ -166,12 +218,29 @@ def difference_heatmap(hm_a: np.ndarray, hm_b: np.ndarray, *, title: str | None 
     for i, j in zip(*np.nonzero(np.isfinite(sub))):
         custom[i, j] = fmt_pow10(float(sub[i, j]))
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(
-        z=sub.astype(np.float32), x=steps, y=steps, zmin=-m, zmax=m, zmid=0, colorscale=DIFF_SCALE,
-        customdata=custom, hoverongaps=False, name="B / A",
-        hovertemplate="t=%{y}, k=%{x}<br>B / A = <b>×%{customdata}</b><extra></extra>",
-        colorbar=dict(title=dict(text="B / A", side="top", font=dict(size=11, color=MUTED)),
-                      tickvals=vals, ticktext=text, thickness=12, len=0.92, outlinewidth=0)))
+    fig.add_trace(
+        go.Heatmap(
+            z=sub.astype(np.float32),
+            x=steps,
+            y=steps,
+            zmin=-m,
+            zmax=m,
+            zmid=0,
+            colorscale=DIFF_SCALE,
+            customdata=custom,
+            hoverongaps=False,
+            name="B / A",
+            hovertemplate="t=%{y}, k=%{x}<br>B / A = <b>×%{customdata}</b><extra></extra>",
+            colorbar=dict(
+                title=dict(text="B / A", side="top", font=dict(size=11, color=MUTED)),
+                tickvals=vals,
+                ticktext=text,
+                thickness=12,
+                len=0.92,
+                outlinewidth=0,
+            ),
+        )
+    )
     L = d.shape[0]
     apply_layout(fig, title, height, top=56 if title else 24)
     fig.update_xaxes(title_text="k (earlier step)", range=[0.5, L + 0.5], showgrid=False)

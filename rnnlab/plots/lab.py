@@ -43,16 +43,27 @@ def chunk_boundaries(L: int, window: int) -> list[int]:
     return [t1 for _, t1 in chunks(L, window)[:-1]]
 
 
-HOVER_FINITE = ("t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>%{customdata}</b><br>"
-                "a change in h<sub>%{x}</sub> moves h<sub>%{y}</sub> by {bound}~%{customdata} of its size"
-                "<extra></extra>")
-HOVER_ZERO = ("t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>exactly zero</b><br>"
-              "no change in h<sub>%{x}</sub> reaches h<sub>%{y}</sub> (dead units)<extra></extra>")
+HOVER_FINITE = (
+    "t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>%{customdata}</b><br>"
+    "a change in h<sub>%{x}</sub> moves h<sub>%{y}</sub> by {bound}~%{customdata} of its size"
+    "<extra></extra>"
+)
+HOVER_ZERO = (
+    "t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>exactly zero</b><br>"
+    "no change in h<sub>%{x}</sub> reaches h<sub>%{y}</sub> (dead units)<extra></extra>"
+)
 
 
-def jacobian_heatmap(hm: np.ndarray, *, norm: str = "spectral", tbptt: int = 0,
-                     color_range: str | tuple[float, float] = "fixed", title: str | None = None,
-                     max_cells: int = MAX_CELLS, height: int = 460) -> go.Figure:
+def jacobian_heatmap(
+    hm: np.ndarray,
+    *,
+    norm: str = "spectral",
+    tbptt: int = 0,
+    color_range: str | tuple[float, float] = "fixed",
+    title: str | None = None,
+    max_cells: int = MAX_CELLS,
+    height: int = 460,
+) -> go.Figure:
     """Heatmap of log10 ||dh_t/dh_k|| (hm[t-1, k-1]; NaN above the diagonal or not computed).
 
     Traces: [0] the finite values on the diverging scale (-inf cells NaN there), [1] the exactly
@@ -72,38 +83,89 @@ def jacobian_heatmap(hm: np.ndarray, *, norm: str = "spectral", tbptt: int = 0,
     tickvals, ticktext = log_ticks(zmin, zmax)
     bound = "at most " if norm == "spectral" else "typically "
     traces = [
-        go.Heatmap(z=finite.astype(np.float32), x=steps, y=steps, zmin=zmin, zmax=zmax,
-                   zmid=0 if zmin < 0 < zmax else None, colorscale=DIVERGING,
-                   customdata=value_text(finite), hovertemplate=HOVER_FINITE.replace("{bound}", bound),
-                   hoverongaps=False, name="log10 norm",
-                   colorbar=dict(title=dict(text="norm", side="top", font=dict(size=11, color=MUTED)),
-                                 tickvals=tickvals, ticktext=ticktext, thickness=12, len=0.92,
-                                 outlinewidth=0)),
-        go.Heatmap(z=zeros.astype(np.float32), x=steps, y=steps, zmin=0, zmax=1, showscale=False,
-                   name="exactly zero", colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
-                   hovertemplate=HOVER_ZERO, hoverongaps=False),
+        go.Heatmap(
+            z=finite.astype(np.float32),
+            x=steps,
+            y=steps,
+            zmin=zmin,
+            zmax=zmax,
+            zmid=0 if zmin < 0 < zmax else None,
+            colorscale=DIVERGING,
+            customdata=value_text(finite),
+            hovertemplate=HOVER_FINITE.replace("{bound}", bound),
+            hoverongaps=False,
+            name="log10 norm",
+            colorbar=dict(
+                title=dict(text="norm", side="top", font=dict(size=11, color=MUTED)),
+                tickvals=tickvals,
+                ticktext=ticktext,
+                thickness=12,
+                len=0.92,
+                outlinewidth=0,
+            ),
+        ),
+        go.Heatmap(
+            z=zeros.astype(np.float32),
+            x=steps,
+            y=steps,
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            name="exactly zero",
+            colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
+            hovertemplate=HOVER_ZERO,
+            hoverongaps=False,
+        ),
     ]
     shapes, annotations = [], []
     line = dict(color="#111827", width=1.2, dash="dash")
     for b in chunk_boundaries(L, tbptt):
-        shapes.append(dict(type="line", x0=b + 0.5, x1=b + 0.5, y0=0.5, y1=L + 0.5, line=line,
-                           name=f"tbptt-k-{b}"))
-        shapes.append(dict(type="line", x0=0.5, x1=L + 0.5, y0=b + 0.5, y1=b + 0.5, line=line,
-                           name=f"tbptt-t-{b}"))
+        shapes.append(
+            dict(type="line", x0=b + 0.5, x1=b + 0.5, y0=0.5, y1=L + 0.5, line=line, name=f"tbptt-k-{b}")
+        )
+        shapes.append(
+            dict(type="line", x0=0.5, x1=L + 0.5, y0=b + 0.5, y1=b + 0.5, line=line, name=f"tbptt-t-{b}")
+        )
     if shapes:
-        annotations.append(dict(x=1, y=1.0, xref="paper", yref="paper", xanchor="right",
-                                yanchor="bottom", text=f"dashed: TBPTT chunks of {tbptt} steps",
-                                showarrow=False, font=dict(size=11, color=MUTED)))
-    return figure(traces, title, height, top=56 if title else 24, shapes=shapes, annotations=annotations,
-                  xaxis=dict(title=dict(text="k (earlier step)"), range=[0.5, L + 0.5], showgrid=False),
-                  yaxis=dict(title=dict(text="t (later step)"), range=[L + 0.5, 0.5], showgrid=False))
+        annotations.append(
+            dict(
+                x=1,
+                y=1.0,
+                xref="paper",
+                yref="paper",
+                xanchor="right",
+                yanchor="bottom",
+                text=f"dashed: TBPTT chunks of {tbptt} steps",
+                showarrow=False,
+                font=dict(size=11, color=MUTED),
+            )
+        )
+    return figure(
+        traces,
+        title,
+        height,
+        top=56 if title else 24,
+        shapes=shapes,
+        annotations=annotations,
+        xaxis=dict(title=dict(text="k (earlier step)"), range=[0.5, L + 0.5], showgrid=False),
+        yaxis=dict(title=dict(text="t (later step)"), range=[L + 0.5, 0.5], showgrid=False),
+    )
 
 
 # ---- lag profile -------------------------------------------------------------------------------
 
-def lag_profile_figure(lags: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: np.ndarray,
-                       lines: Mapping[str, np.ndarray] | None = None, *, title: str | None = None,
-                       height: int = 460, y_range: tuple[float, float] | None = None) -> go.Figure:
+
+def lag_profile_figure(
+    lags: np.ndarray,
+    mean: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    lines: Mapping[str, np.ndarray] | None = None,
+    *,
+    title: str | None = None,
+    height: int = 460,
+    y_range: tuple[float, float] | None = None,
+) -> go.Figure:
     """Mean log10 ||dh_t/dh_k|| against the lag t-k, its 10-90 % spread, and theory lines.
 
     `lines` maps a legend label to log10 values over the same lags (e.g. the norm bound). The y
@@ -113,22 +175,50 @@ def lag_profile_figure(lags: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: n
     lags = np.asarray(lags)
     mean, lo, hi = (np.asarray(a, dtype=float) for a in (mean, lo, hi))
     traces = [
-        go.Scatter(x=lags, y=hi, mode="lines", line=dict(width=0), showlegend=False,
-                   name="90th percentile", hoverinfo="skip"),
-        go.Scatter(x=lags, y=lo, mode="lines", line=dict(width=0), fill="tonexty",
-                   fillcolor="rgba(31,41,55,0.12)", name="10–90 % of pairs", hoverinfo="skip"),
-        go.Scatter(x=lags, y=mean, mode="lines", name="measured (mean over t)",
-                   line=dict(color=LINE["measured"], width=2.5), customdata=[fmt_pow10(v) for v in mean],
-                   hovertemplate="measured: %{customdata}<extra></extra>"),
+        go.Scatter(
+            x=lags,
+            y=hi,
+            mode="lines",
+            line=dict(width=0),
+            showlegend=False,
+            name="90th percentile",
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=lags,
+            y=lo,
+            mode="lines",
+            line=dict(width=0),
+            fill="tonexty",
+            fillcolor="rgba(31,41,55,0.12)",
+            name="10–90 % of pairs",
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=lags,
+            y=mean,
+            mode="lines",
+            name="measured (mean over t)",
+            line=dict(color=LINE["measured"], width=2.5),
+            customdata=[fmt_pow10(v) for v in mean],
+            hovertemplate="measured: %{customdata}<extra></extra>",
+        ),
     ]
     colours = [LINE["bound"], LINE["rho"], LINE["mean_field"], "#0f766e", "#b45309"]
     dashes = ["dash", "dot", "dashdot", "longdash", "solid"]
     theory = {k: np.asarray(v, dtype=float) for k, v in (lines or {}).items()}
     for i, (label, values) in enumerate(theory.items()):
-        traces.append(go.Scatter(x=lags, y=np.where(np.isfinite(values), values, np.nan), mode="lines",
-                                 name=label, line=dict(color=colours[i % 5], width=1.8, dash=dashes[i % 5]),
-                                 customdata=[fmt_pow10(v) for v in values],
-                                 hovertemplate=f"{label}: %{{customdata}}<extra></extra>"))
+        traces.append(
+            go.Scatter(
+                x=lags,
+                y=np.where(np.isfinite(values), values, np.nan),
+                mode="lines",
+                name=label,
+                line=dict(color=colours[i % 5], width=1.8, dash=dashes[i % 5]),
+                customdata=[fmt_pow10(v) for v in values],
+                hovertemplate=f"{label}: %{{customdata}}<extra></extra>",
+            )
+        )
     if y_range is None:
         finite = np.concatenate([a[np.isfinite(a)] for a in (mean, lo, hi)])
         y_lo = float(finite.min()) if finite.size else -1.0
@@ -140,13 +230,23 @@ def lag_profile_figure(lags: np.ndarray, mean: np.ndarray, lo: np.ndarray, hi: n
     tickvals, ticktext = log_ticks(*y_range, max_ticks=8)
     x_max = float(lags.max()) if lags.size else 1.0
     traces.append(line_trace(0, x_max, 0.0, "1 (no change)", "#9ca3af", dash="solid", showlegend=False))
-    return figure(traces, title, height, hovermode="x unified",
-                  xaxis=dict(title=dict(text="lag t − k (steps back in time)")),
-                  yaxis=dict(title=dict(text="‖∂h<sub>t</sub>/∂h<sub>k</sub>‖"), range=list(y_range),
-                             tickvals=tickvals, ticktext=ticktext))
+    return figure(
+        traces,
+        title,
+        height,
+        hovermode="x unified",
+        xaxis=dict(title=dict(text="lag t − k (steps back in time)")),
+        yaxis=dict(
+            title=dict(text="‖∂h<sub>t</sub>/∂h<sub>k</sub>‖"),
+            range=list(y_range),
+            tickvals=tickvals,
+            ticktext=ticktext,
+        ),
+    )
 
 
 # ---- eigenvalues ---------------------------------------------------------------------------------
+
 
 def eigen_figure(eigvals: np.ndarray, *, title: str | None = None, height: int = 400) -> go.Figure:
     """Eigenvalues of W_hh as points on the complex plane; trace 0 is the unit circle, trace 1 the
@@ -159,17 +259,39 @@ def eigen_figure(eigvals: np.ndarray, *, title: str | None = None, height: int =
     side = unit_circle_side(lam)  # on the circle within float rounding is neither in nor out
     colour = np.where(side > 0, LINE["bound"], np.where(side < 0, LINE["rho"], LINE["on_circle"]))
     traces = [
-        go.Scatter(x=np.cos(theta), y=np.sin(theta), mode="lines", name="unit circle |λ| = 1",
-                   line=dict(color="#9ca3af", width=1.2), hoverinfo="skip"),
-        go.Scatter(x=lam.real, y=lam.imag, mode="markers", name="eigenvalues of W<sub>hh</sub>",
-                   marker=dict(size=7, color=colour.tolist(),
-                               opacity=0.85, line=dict(width=0.5, color="white")),
-                   customdata=mod,
-                   hovertemplate="λ = %{x:.3f} %{y:+.3f}i<br>|λ| = %{customdata:.3f}<extra></extra>"),
+        go.Scatter(
+            x=np.cos(theta),
+            y=np.sin(theta),
+            mode="lines",
+            name="unit circle |λ| = 1",
+            line=dict(color="#9ca3af", width=1.2),
+            hoverinfo="skip",
+        ),
+        go.Scatter(
+            x=lam.real,
+            y=lam.imag,
+            mode="markers",
+            name="eigenvalues of W<sub>hh</sub>",
+            marker=dict(size=7, color=colour.tolist(), opacity=0.85, line=dict(width=0.5, color="white")),
+            customdata=mod,
+            hovertemplate="λ = %{x:.3f} %{y:+.3f}i<br>|λ| = %{customdata:.3f}<extra></extra>",
+        ),
     ]
     r = max(1.1, float(mod.max()) * 1.1 if mod.size else 1.1)
-    return figure(traces, title, height,
-                  xaxis=dict(title=dict(text="Re λ"), range=[-r, r], zeroline=True, zerolinecolor=GRID,
-                             constrain="domain"),
-                  yaxis=dict(title=dict(text="Im λ"), range=[-r, r], scaleanchor="x", scaleratio=1,
-                             zeroline=True, zerolinecolor=GRID, constrain="domain"))
+    return figure(
+        traces,
+        title,
+        height,
+        xaxis=dict(
+            title=dict(text="Re λ"), range=[-r, r], zeroline=True, zerolinecolor=GRID, constrain="domain"
+        ),
+        yaxis=dict(
+            title=dict(text="Im λ"),
+            range=[-r, r],
+            scaleanchor="x",
+            scaleratio=1,
+            zeroline=True,
+            zerolinecolor=GRID,
+            constrain="domain",
+        ),
+    )

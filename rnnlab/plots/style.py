@@ -25,18 +25,42 @@ MUTED = "#6b7280"
 ZERO_COLOUR = "#111111"  # exactly-zero cells
 # Diverging: deep blue (vanishing) .. white (norm 1) .. deep red (exploding).
 DIVERGING = [
-    [0.0, "#08306b"], [0.15, "#2171b5"], [0.32, "#6baed6"], [0.45, "#c6dbef"], [0.5, "#f7f7f7"],
-    [0.55, "#fcd5c0"], [0.68, "#fb8a6a"], [0.85, "#d7301f"], [1.0, "#67000d"],
+    [0.0, "#08306b"],
+    [0.15, "#2171b5"],
+    [0.32, "#6baed6"],
+    [0.45, "#c6dbef"],
+    [0.5, "#f7f7f7"],
+    [0.55, "#fcd5c0"],
+    [0.68, "#fb8a6a"],
+    [0.85, "#d7301f"],
+    [1.0, "#67000d"],
 ]
 SEQUENTIAL = "Viridis"
-LINE = {"measured": "#1f2937", "bound": "#d7301f", "rho": "#2171b5", "mean_field": "#7c3aed",
-        "after": "#0f766e", "before": "#9ca3af", "clipped": "#d7301f", "eval": "#7c3aed",
-        "baseline": "#6b7280", "sigma": "#9ca3af", "on_circle": "#111827"}
+LINE = {
+    "measured": "#1f2937",
+    "bound": "#d7301f",
+    "rho": "#2171b5",
+    "mean_field": "#7c3aed",
+    "after": "#0f766e",
+    "before": "#9ca3af",
+    "clipped": "#d7301f",
+    "eval": "#7c3aed",
+    "baseline": "#6b7280",
+    "sigma": "#9ca3af",
+    "on_circle": "#111827",
+}
 # Compare: A blue, B orange (Okabe-Ito, safe for colour-blind readers); red/blue stay reserved for
 # the heatmaps' exploding/vanishing scale, so the difference map uses purple-orange (PuOr).
 RUN_COLOURS = {"A": "#0072B2", "B": "#E69F00"}
-DIFF_SCALE = [[0.0, "#2d004b"], [0.2, "#8073ac"], [0.4, "#d8daeb"], [0.5, "#f7f7f7"],
-              [0.6, "#fee0b6"], [0.8, "#e08214"], [1.0, "#7f3b08"]]
+DIFF_SCALE = [
+    [0.0, "#2d004b"],
+    [0.2, "#8073ac"],
+    [0.4, "#d8daeb"],
+    [0.5, "#f7f7f7"],
+    [0.6, "#fee0b6"],
+    [0.8, "#e08214"],
+    [1.0, "#7f3b08"],
+]
 # Theory: one colour per activation, descent without / with clipping, Pascanu's two regions.
 _ACT_PALETTE = ("#1f77b4", "#b45309", "#0f766e", "#7c3aed", "#be185d", "#4d7c0f")
 ACT_COLOUR = {a: _ACT_PALETTE[i % len(_ACT_PALETTE)] for i, a in enumerate(activations.NAMES)}
@@ -87,7 +111,7 @@ def fmt_pow10(z: float) -> str:
     if z == math.inf:
         return "∞"
     if -3 <= z < 4:
-        return f"{10.0 ** z:.3g}"
+        return f"{10.0**z:.3g}"
     e = math.floor(z)
     m = 10.0 ** (z - e)
     if round(m, 1) >= 10:
@@ -95,33 +119,81 @@ def fmt_pow10(z: float) -> str:
     return f"{m:.2g}e{e}"
 
 
-AXIS = dict(gridcolor=GRID, zeroline=False, linecolor="#9ca3af", ticks="outside", tickcolor="#9ca3af",
-            showline=True, automargin=True)
-TEMPLATE = go.layout.Template(layout=dict(
-    font=dict(family=FONT, size=12, color=INK), paper_bgcolor="white", plot_bgcolor="white",
-    xaxis=AXIS, yaxis=AXIS, hoverlabel=dict(bgcolor="white", font=dict(family=FONT, size=12)),
-    legend=dict(orientation="h", yanchor="bottom", y=1.015, x=0, xanchor="left",
-                bgcolor="rgba(255,255,255,0)", font=dict(size=11)),
-    colorway=["#1f2937", "#2171b5", "#d7301f", "#7c3aed", "#0f766e"]))
+AXIS = dict(
+    gridcolor=GRID,
+    zeroline=False,
+    linecolor="#9ca3af",
+    ticks="outside",
+    tickcolor="#9ca3af",
+    showline=True,
+    automargin=True,
+)
+TEMPLATE = go.layout.Template(
+    layout=dict(
+        font=dict(family=FONT, size=12, color=INK),
+        paper_bgcolor="white",
+        plot_bgcolor="white",
+        xaxis=AXIS,
+        yaxis=AXIS,
+        hoverlabel=dict(bgcolor="white", font=dict(family=FONT, size=12)),
+        legend=dict(
+            orientation="h",
+            yanchor="bottom",
+            y=1.015,
+            x=0,
+            xanchor="left",
+            bgcolor="rgba(255,255,255,0)",
+            font=dict(size=11),
+        ),
+        colorway=["#1f2937", "#2171b5", "#d7301f", "#7c3aed", "#0f766e"],
+    )
+)
 
 
 def frame(title: str | None, height: int, top: int | None = None) -> dict:
     """The layout every chart shares: the template, a left-aligned title, height and margins
     (a taller top margin when there is a title, so the legend above the plot clears it)."""
     return dict(
-        template=TEMPLATE, height=height,
-        title=dict(text=title, x=0.01, xanchor="left", xref="container", y=0.985, yanchor="top",
-                   yref="container", font=dict(size=15, color=INK)) if title else None,
-        margin=dict(l=64, r=24, t=top if top is not None else (84 if title else 40), b=52))
+        template=TEMPLATE,
+        height=height,
+        title=dict(
+            text=title,
+            x=0.01,
+            xanchor="left",
+            xref="container",
+            y=0.985,
+            yanchor="top",
+            yref="container",
+            font=dict(size=15, color=INK),
+        )
+        if title
+        else None,
+        margin=dict(l=64, r=24, t=top if top is not None else (84 if title else 40), b=52),
+    )
 
 
-def figure(traces: list, title: str | None, height: int, *, top: int | None = None,
-           xaxis: dict | None = None, yaxis: dict | None = None, shapes: Iterable[dict] = (),
-           annotations: Iterable[dict] = (), **layout) -> go.Figure:
+def figure(
+    traces: list,
+    title: str | None,
+    height: int,
+    *,
+    top: int | None = None,
+    xaxis: dict | None = None,
+    yaxis: dict | None = None,
+    shapes: Iterable[dict] = (),
+    annotations: Iterable[dict] = (),
+    **layout,
+) -> go.Figure:
     """One construction with the whole layout: several times cheaper than update_layout,
     update_xaxes and add_hline one by one (it matters for the live charts redrawn twice a second)."""
-    lay = dict(frame(title, height, top), xaxis=xaxis or {}, yaxis=yaxis or {}, shapes=list(shapes),
-               annotations=list(annotations), **layout)
+    lay = dict(
+        frame(title, height, top),
+        xaxis=xaxis or {},
+        yaxis=yaxis or {},
+        shapes=list(shapes),
+        annotations=list(annotations),
+        **layout,
+    )
     return go.Figure(data=traces, layout=lay)
 
 
@@ -139,11 +211,19 @@ def pow10_axis(fig: go.Figure, lo: float, hi: float, axis: str = "y", max_ticks:
     getattr(fig, f"update_{axis}axes")(tickvals=vals, ticktext=text, range=[lo, hi])
 
 
-def line_trace(x0: float, x1: float, y: float, name: str, color: str, dash: str = "dash",
-                showlegend: bool = True) -> go.Scatter:
+def line_trace(
+    x0: float, x1: float, y: float, name: str, color: str, dash: str = "dash", showlegend: bool = True
+) -> go.Scatter:
     """A horizontal reference line as a trace (data coordinates on any axis type, in the legend)."""
-    return go.Scatter(x=[x0, x1], y=[y, y], mode="lines", name=name, showlegend=showlegend,
-                      line=dict(color=color, width=1.2, dash=dash), hoverinfo="skip")
+    return go.Scatter(
+        x=[x0, x1],
+        y=[y, y],
+        mode="lines",
+        name=name,
+        showlegend=showlegend,
+        line=dict(color=color, width=1.2, dash=dash),
+        hoverinfo="skip",
+    )
 
 
 def int_axis(values) -> dict:
@@ -158,16 +238,40 @@ FEW_POINTS = 60  # up to this many points a curve also draws markers: a lone fin
 
 
 def line_mode(n: int) -> str:
-    """"lines+markers" for short curves (a line trace draws nothing for a point between gaps, e.g.
+    """ "lines+markers" for short curves (a line trace draws nothing for a point between gaps, e.g.
     the one finite update of a run that diverged at its second step), "lines" otherwise."""
     return "lines+markers" if n <= FEW_POINTS else "lines"
 
 
 def vline(x: float, color: str, text: str = "") -> tuple[dict, list[dict]]:
-    shape = dict(type="line", xref="x", x0=x, x1=x, yref="paper", y0=0, y1=1,
-                 line=dict(color=color, width=1.5, dash="dot"))
-    ann = [dict(x=x, y=1, xref="x", yref="paper", text=text, showarrow=False, xanchor="right",
-                yanchor="top", font=dict(color=color, size=11), bgcolor="white")] if text else []
+    shape = dict(
+        type="line",
+        xref="x",
+        x0=x,
+        x1=x,
+        yref="paper",
+        y0=0,
+        y1=1,
+        line=dict(color=color, width=1.5, dash="dot"),
+    )
+    ann = (
+        [
+            dict(
+                x=x,
+                y=1,
+                xref="x",
+                yref="paper",
+                text=text,
+                showarrow=False,
+                xanchor="right",
+                yanchor="top",
+                font=dict(color=color, size=11),
+                bgcolor="white",
+            )
+        ]
+        if text
+        else []
+    )
     return shape, ann
 
 
@@ -189,7 +293,6 @@ def colour_range(values: np.ndarray, mode: str | tuple[float, float] = "fixed") 
         return -1.0, 1.0
     lo, hi = float(v.min()), float(v.max())
     return min(lo, -1.0), max(hi, 1.0)
-
 
 
 def display_index(hm: np.ndarray, max_cells: int = MAX_CELLS) -> np.ndarray:

@@ -35,9 +35,16 @@ from .style import (
 )
 
 
-def loss_figure(per_step: pd.DataFrame, *, baseline: float | None = None, final_loss: float | None = None,
-                steps: int | None = None, diverged_at: int | None = None, title: str | None = None,
-                height: int = 340) -> go.Figure:
+def loss_figure(
+    per_step: pd.DataFrame,
+    *,
+    baseline: float | None = None,
+    final_loss: float | None = None,
+    steps: int | None = None,
+    diverged_at: int | None = None,
+    title: str | None = None,
+    height: int = 340,
+) -> go.Figure:
     """Training loss per step (trace 0: seq_loss against step); the task's baseline (a dashed trace
     named "baseline ...") and the final evaluation loss (a marker at x = steps: pass the steps the
     run actually did, so a stopped run's marker sits where it stopped)."""
@@ -45,18 +52,32 @@ def loss_figure(per_step: pd.DataFrame, *, baseline: float | None = None, final_
     y = pd.to_numeric(df["seq_loss"], errors="coerce").to_numpy(float)
     x = df["step"].to_numpy()
     x_end = steps if steps is not None else (int(x.max()) + 1 if len(x) else 1)
-    traces = [go.Scatter(x=x, y=np.where(np.isfinite(y), y, np.nan), mode=line_mode(len(x)),
-                         name="training loss (minibatch)", line=dict(color=LINE["measured"], width=1.6),
-                         marker=dict(size=5),
-                         hovertemplate="step %{x}: loss %{y:.4g}<extra></extra>")]
+    traces = [
+        go.Scatter(
+            x=x,
+            y=np.where(np.isfinite(y), y, np.nan),
+            mode=line_mode(len(x)),
+            name="training loss (minibatch)",
+            line=dict(color=LINE["measured"], width=1.6),
+            marker=dict(size=5),
+            hovertemplate="step %{x}: loss %{y:.4g}<extra></extra>",
+        )
+    ]
     if baseline is not None and math.isfinite(baseline):
-        traces.append(line_trace(0, x_end, baseline, f"baseline {baseline:.3g} (input-blind)",
-                                 LINE["baseline"]))
+        traces.append(
+            line_trace(0, x_end, baseline, f"baseline {baseline:.3g} (input-blind)", LINE["baseline"])
+        )
     if final_loss is not None and math.isfinite(final_loss):
-        traces.append(go.Scatter(x=[x_end], y=[final_loss], mode="markers",
-                                 name=f"final eval {final_loss:.4g}",
-                                 marker=dict(color=LINE["eval"], size=10, symbol="diamond"),
-                                 hovertemplate="final evaluation loss %{y:.4g}<extra></extra>"))
+        traces.append(
+            go.Scatter(
+                x=[x_end],
+                y=[final_loss],
+                mode="markers",
+                name=f"final eval {final_loss:.4g}",
+                marker=dict(color=LINE["eval"], size=10, symbol="diamond"),
+                hovertemplate="final evaluation loss %{y:.4g}<extra></extra>",
+            )
+        )
     shapes: list[dict] = []
     anns: list[dict] = []
     if diverged_at is not None:
@@ -66,14 +87,26 @@ def loss_figure(per_step: pd.DataFrame, *, baseline: float | None = None, final_
     log = pos.size > 1 and pos.max() / pos.min() > 100  # a first spike would flatten the rest
     yaxis: dict[str, Any] = dict(title=dict(text="loss" + (" (log scale)" if log else "")))
     yaxis.update(dict(type="log", exponentformat="power") if log else dict(rangemode="tozero"))
-    return figure(traces, title, height, shapes=shapes, annotations=anns,
-                  xaxis=dict(title=dict(text="training step"), rangemode="tozero",
-                             **int_axis([0, x_end])), yaxis=yaxis)
+    return figure(
+        traces,
+        title,
+        height,
+        shapes=shapes,
+        annotations=anns,
+        xaxis=dict(title=dict(text="training step"), rangemode="tozero", **int_axis([0, x_end])),
+        yaxis=yaxis,
+    )
 
 
-def grad_norm_figure(metrics: pd.DataFrame, *, clip: float = 0.0, clip_mode: str = "norm",
-                     diverged_at_update: int | None = None, title: str | None = None,
-                     height: int = 340) -> go.Figure:
+def grad_norm_figure(
+    metrics: pd.DataFrame,
+    *,
+    clip: float = 0.0,
+    clip_mode: str = "norm",
+    diverged_at_update: int | None = None,
+    title: str | None = None,
+    height: int = 340,
+) -> go.Figure:
     """Global gradient norm per update before (trace 0) and after (trace 1) clipping on a log axis;
     updates where clipping acted are marked (trace 2); the clip threshold is a dashed trace."""
     df = metrics
@@ -83,16 +116,34 @@ def grad_norm_figure(metrics: pd.DataFrame, *, clip: float = 0.0, clip_mode: str
     ok = lambda a: np.where(np.isfinite(a) & (a > 0), a, np.nan)  # log axis: positive finite only
     clipped = (df["clipped"].to_numpy() == 1) if "clipped" in df else np.zeros(len(df), bool)
     traces = [
-        go.Scatter(x=x, y=ok(before), mode=line_mode(len(x)), name="before clipping",
-                   line=dict(color=LINE["before"], width=1.4), marker=dict(size=5),
-                   hovertemplate="update %{x}: ‖g‖ = %{y:.3g} before<extra></extra>"),
-        go.Scatter(x=x, y=ok(after), mode=line_mode(len(x)), name="after clipping",
-                   line=dict(color=LINE["after"], width=1.6), marker=dict(size=4),
-                   hovertemplate="update %{x}: ‖g‖ = %{y:.3g} after<extra></extra>"),
-        go.Scatter(x=x[clipped], y=ok(before[clipped]), mode="markers", name="clipped update",
-                   marker=dict(color=LINE["clipped"], size=6, symbol="x-thin",
-                               line=dict(width=1.5, color=LINE["clipped"])),
-                   hovertemplate="update %{x}: clipped (was %{y:.3g})<extra></extra>"),
+        go.Scatter(
+            x=x,
+            y=ok(before),
+            mode=line_mode(len(x)),
+            name="before clipping",
+            line=dict(color=LINE["before"], width=1.4),
+            marker=dict(size=5),
+            hovertemplate="update %{x}: ‖g‖ = %{y:.3g} before<extra></extra>",
+        ),
+        go.Scatter(
+            x=x,
+            y=ok(after),
+            mode=line_mode(len(x)),
+            name="after clipping",
+            line=dict(color=LINE["after"], width=1.6),
+            marker=dict(size=4),
+            hovertemplate="update %{x}: ‖g‖ = %{y:.3g} after<extra></extra>",
+        ),
+        go.Scatter(
+            x=x[clipped],
+            y=ok(before[clipped]),
+            mode="markers",
+            name="clipped update",
+            marker=dict(
+                color=LINE["clipped"], size=6, symbol="x-thin", line=dict(width=1.5, color=LINE["clipped"])
+            ),
+            hovertemplate="update %{x}: clipped (was %{y:.3g})<extra></extra>",
+        ),
     ]
     if clip and clip > 0:
         label = f"clip threshold {clip:g}" if clip_mode == "norm" else f"value clip ±{clip:g} (per component)"
@@ -102,9 +153,15 @@ def grad_norm_figure(metrics: pd.DataFrame, *, clip: float = 0.0, clip_mode: str
     if diverged_at_update is not None:
         shape, anns = vline(diverged_at_update, LINE["bound"], "non-finite")
         shapes.append(shape)
-    return figure(traces, title, height, shapes=shapes, annotations=anns,
-                  xaxis=dict(title=dict(text="update"), **int_axis(x)),
-                  yaxis=dict(title=dict(text="‖∂L/∂θ‖ (global norm)"), type="log", exponentformat="power"))
+    return figure(
+        traces,
+        title,
+        height,
+        shapes=shapes,
+        annotations=anns,
+        xaxis=dict(title=dict(text="update"), **int_axis(x)),
+        yaxis=dict(title=dict(text="‖∂L/∂θ‖ (global norm)"), type="log", exponentformat="power"),
+    )
 
 
 def bin_mean(z: np.ndarray, n: int, axis: int) -> tuple[np.ndarray, np.ndarray]:
@@ -138,9 +195,16 @@ def per_step_profile(grad_time: np.ndarray, steps: Sequence[int]) -> tuple[np.nd
     return out, uniq
 
 
-def grad_time_figure(grad_time: np.ndarray, *, tbptt: int = 0, steps: Sequence[int] | None = None,
-                     title: str | None = None, max_rows: int = 300, max_cols: int = 300,
-                     height: int = 360) -> go.Figure:
+def grad_time_figure(
+    grad_time: np.ndarray,
+    *,
+    tbptt: int = 0,
+    steps: Sequence[int] | None = None,
+    title: str | None = None,
+    max_rows: int = 300,
+    max_cols: int = 300,
+    height: int = 360,
+) -> go.Figure:
     """Temporal gradient profile: log10 ||dL/dh_k|| per training step (rows) and position k (columns).
 
     `steps` gives each update's training step (metrics["step"]); the updates of one step are combined
@@ -176,25 +240,66 @@ def grad_time_figure(grad_time: np.ndarray, *, tbptt: int = 0, steps: Sequence[i
             zmin, zmax = zmin - 0.5, zmax + 0.5
     tickvals, ticktext = log_ticks(zmin, zmax)
     row = "step" if steps is not None else "update"
-    hover = (f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>%{{customdata}}</b>"
-             "<br>how much the loss reacts to a change in h<sub>%{x}</sub><extra></extra>")
+    hover = (
+        f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>%{{customdata}}</b>"
+        "<br>how much the loss reacts to a change in h<sub>%{x}</sub><extra></extra>"
+    )
     traces = [
-        go.Heatmap(z=finite.astype(np.float32), x=x, y=y, zmin=zmin, zmax=zmax, colorscale=SEQUENTIAL,
-                   customdata=value_text(finite), hovertemplate=hover, hoverongaps=False,
-                   colorbar=dict(title=dict(text="norm", side="top", font=dict(size=11, color=MUTED)),
-                                 tickvals=tickvals, ticktext=ticktext, thickness=12, outlinewidth=0)),
-        go.Heatmap(z=zeros.astype(np.float32), x=x, y=y, zmin=0, zmax=1, showscale=False,
-                   name="exactly zero", colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
-                   hovertemplate=f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>exactly zero</b>"
-                                 "<extra></extra>", hoverongaps=False),
+        go.Heatmap(
+            z=finite.astype(np.float32),
+            x=x,
+            y=y,
+            zmin=zmin,
+            zmax=zmax,
+            colorscale=SEQUENTIAL,
+            customdata=value_text(finite),
+            hovertemplate=hover,
+            hoverongaps=False,
+            colorbar=dict(
+                title=dict(text="norm", side="top", font=dict(size=11, color=MUTED)),
+                tickvals=tickvals,
+                ticktext=ticktext,
+                thickness=12,
+                outlinewidth=0,
+            ),
+        ),
+        go.Heatmap(
+            z=zeros.astype(np.float32),
+            x=x,
+            y=y,
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            name="exactly zero",
+            colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
+            hovertemplate=f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>exactly zero</b>"
+            "<extra></extra>",
+            hoverongaps=False,
+        ),
     ]
-    shapes = [dict(type="line", xref="x", x0=b + 0.5, x1=b + 0.5, yref="paper", y0=0, y1=1,
-                   line=dict(color="#6b7280", width=1.2, dash="dash"), name=f"tbptt-k-{b}")
-              for b in chunk_boundaries(L, tbptt)]
-    return figure(traces, title, height, top=56 if title else 24, shapes=shapes,
-                  xaxis=dict(title=dict(text="position k in the sequence"), showgrid=False),
-                  yaxis=dict(title=dict(text="training " + row), showgrid=False, autorange="reversed",
-                             **int_axis(y)))
+    shapes = [
+        dict(
+            type="line",
+            xref="x",
+            x0=b + 0.5,
+            x1=b + 0.5,
+            yref="paper",
+            y0=0,
+            y1=1,
+            line=dict(color="#6b7280", width=1.2, dash="dash"),
+            name=f"tbptt-k-{b}",
+        )
+        for b in chunk_boundaries(L, tbptt)
+    ]
+    return figure(
+        traces,
+        title,
+        height,
+        top=56 if title else 24,
+        shapes=shapes,
+        xaxis=dict(title=dict(text="position k in the sequence"), showgrid=False),
+        yaxis=dict(title=dict(text="training " + row), showgrid=False, autorange="reversed", **int_axis(y)),
+    )
 
 
 def radius_figure(metrics: pd.DataFrame, *, title: str | None = None, height: int = 340) -> go.Figure:
@@ -202,14 +307,33 @@ def radius_figure(metrics: pd.DataFrame, *, title: str | None = None, height: in
     with the line 1."""
     df = metrics
     x = df["update"].to_numpy()
-    traces = [go.Scatter(x=x, y=df["rho_whh"], mode=line_mode(len(x)), name="spectral radius ρ",
-                         line=dict(color=LINE["rho"], width=2), marker=dict(size=5),
-                         hovertemplate="update %{x}: ρ = %{y:.4f}<extra></extra>")]
+    traces = [
+        go.Scatter(
+            x=x,
+            y=df["rho_whh"],
+            mode=line_mode(len(x)),
+            name="spectral radius ρ",
+            line=dict(color=LINE["rho"], width=2),
+            marker=dict(size=5),
+            hovertemplate="update %{x}: ρ = %{y:.4f}<extra></extra>",
+        )
+    ]
     if "sigma_max_whh" in df and df["sigma_max_whh"].notna().any():
-        traces.append(go.Scatter(x=x, y=df["sigma_max_whh"], mode="lines",
-                                 name="largest singular value σ<sub>max</sub>",
-                                 line=dict(color=LINE["sigma"], width=1.4, dash="dot"),
-                                 hovertemplate="update %{x}: σ<sub>max</sub> = %{y:.4f}<extra></extra>"))
+        traces.append(
+            go.Scatter(
+                x=x,
+                y=df["sigma_max_whh"],
+                mode="lines",
+                name="largest singular value σ<sub>max</sub>",
+                line=dict(color=LINE["sigma"], width=1.4, dash="dot"),
+                hovertemplate="update %{x}: σ<sub>max</sub> = %{y:.4f}<extra></extra>",
+            )
+        )
     traces.append(line_trace(0, float(x.max()) if len(x) else 1.0, 1.0, "1", MUTED, showlegend=False))
-    return figure(traces, title, height, xaxis=dict(title=dict(text="update"), **int_axis(x)),
-                  yaxis=dict(title=dict(text="W<sub>hh</sub>"), rangemode="tozero"))
+    return figure(
+        traces,
+        title,
+        height,
+        xaxis=dict(title=dict(text="update"), **int_axis(x)),
+        yaxis=dict(title=dict(text="W<sub>hh</sub>"), rangemode="tozero"),
+    )

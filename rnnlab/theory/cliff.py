@@ -144,9 +144,14 @@ def cliff_descent(
     )
 
 
-def cliff_grid(w_range: tuple[float, float] | None = None, b_range: tuple[float, float] | None = None,
-               n: int = 181, T: int = 50, x0: float = 0.5,
-               target: float = 0.7) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def cliff_grid(
+    w_range: tuple[float, float] | None = None,
+    b_range: tuple[float, float] | None = None,
+    n: int = 181,
+    T: int = 50,
+    x0: float = 0.5,
+    target: float = 0.7,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(w, b, log10 loss) on an n x n grid (rows b, columns w); the loss is floored at 1e-12."""
     w_lo, w_hi = w_range or CLIFF_DEFAULTS["w_range"]
     b_lo, b_hi = b_range or CLIFF_DEFAULTS["b_range"]
@@ -157,6 +162,7 @@ def cliff_grid(w_range: tuple[float, float] | None = None, b_range: tuple[float,
 
 
 # ---- clipping and direction ------------------------------------------------------------------------
+
 
 def clip_vectors(g, c: float) -> dict[str, np.ndarray]:
     """The gradient g, norm-clipped (c g/||g|| if ||g|| > c) and value-clipped (each part in [-c, c])."""

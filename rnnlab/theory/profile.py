@@ -95,8 +95,12 @@ def thousandfold(slope_log10: float, length: int | None = None) -> str:
     return f"{steps:.0f} steps"
 
 
-def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: float = REGIME_TOL,
-                 length: int | None = None) -> str:
+def reading_text(
+    slope_log10: float,
+    predicted_log10: float | None = None,
+    tol: float = REGIME_TOL,
+    length: int | None = None,
+) -> str:
     """One paragraph for a learner: what the measured slope means, optionally against the theory.
 
     length: the sequence length the slope was measured on; a thousand-fold change that needs more
@@ -111,24 +115,28 @@ def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: 
         text = (
             f"Going one step further back in time multiplies the gradient signal by about "
             f"{factor:.3g}, so it shrinks. "
-            + (f"A thousand-fold fall would take about {r['steps_to_1000x']:.0f} steps, not within this "
-               f"sequence: across all of it ({lags} steps back) the signal falls about "
-               f"{10 ** (-slope_log10 * lags):.3g}-fold."
-               if far else
-               f"After roughly {when} it is a thousand times weaker: inputs that far back barely "
-               f"influence the update, and the network struggles to learn dependencies that long.")
+            + (
+                f"A thousand-fold fall would take about {r['steps_to_1000x']:.0f} steps, not within this "
+                f"sequence: across all of it ({lags} steps back) the signal falls about "
+                f"{10 ** (-slope_log10 * lags):.3g}-fold."
+                if far
+                else f"After roughly {when} it is a thousand times weaker: inputs that far back barely "
+                f"influence the update, and the network struggles to learn dependencies that long."
+            )
         )
     elif r["regime"] == "exploding":
         text = (
             f"Going one step further back in time multiplies the gradient signal by about "
             f"{factor:.3g}, so it grows. "
-            + (f"A thousand-fold rise would take about {r['steps_to_1000x']:.0f} steps, not within this "
-               f"sequence: across all of it ({lags} steps back) the signal grows about "
-               f"{10 ** (slope_log10 * lags):.3g}-fold."
-               if far else
-               f"After roughly {when} it is a thousand times stronger: distant steps dominate the "
-               f"update, single updates can be huge, and clipping the gradient norm is what keeps "
-               f"training stable.")
+            + (
+                f"A thousand-fold rise would take about {r['steps_to_1000x']:.0f} steps, not within this "
+                f"sequence: across all of it ({lags} steps back) the signal grows about "
+                f"{10 ** (slope_log10 * lags):.3g}-fold."
+                if far
+                else f"After roughly {when} it is a thousand times stronger: distant steps dominate the "
+                f"update, single updates can be huge, and clipping the gradient norm is what keeps "
+                f"training stable."
+            )
         )
     else:
         text = (
@@ -145,6 +153,7 @@ def reading_text(slope_log10: float, predicted_log10: float | None = None, tol: 
 
 
 # ---- the sum over lags ----------------------------------------------------------------------------
+
 
 def lag_share(hm) -> tuple[np.ndarray, np.ndarray]:
     """From a heatmap of log10 ||dh_t/dh_k||: the last row's norms as shares of their sum, by lag.

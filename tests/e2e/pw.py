@@ -55,8 +55,11 @@ def wait_for(pred, timeout: float = 120.0, poll: float = 0.05, what: str = "cond
 def wait_idle(page, timeout: float = 120.0) -> None:
     """Wait until Streamlit has finished the current script run (no 'running' status widget)."""
     page.wait_for_selector("h1", timeout=timeout * 1000)
-    wait_for(lambda: page.locator('[data-testid="stStatusWidget"]').count() == 0, timeout,
-             what="script run to finish")
+    wait_for(
+        lambda: page.locator('[data-testid="stStatusWidget"]').count() == 0,
+        timeout,
+        what="script run to finish",
+    )
 
 
 def exceptions(page) -> int:

@@ -38,8 +38,11 @@ def number_input(page, label: str):
 
 def main_button(page, name: str):
     """A button in the page body (not the sidebar, whose "Training" group would also match)."""
-    return page.locator('[data-testid="stMain"]').get_by_role(
-        "button", name=re.compile(rf"(^|\W|_){name}$")).first
+    return (
+        page.locator('[data-testid="stMain"]')
+        .get_by_role("button", name=re.compile(rf"(^|\W|_){name}$"))
+        .first
+    )
 
 
 def train_and_wait(page, timeout: float = 180.0) -> str:
@@ -58,8 +61,13 @@ def _final_status(page) -> str | None:
 def cli_metrics(tmp_path, settings: dict[str, str]) -> pd.DataFrame:
     out = tmp_path / "cli"
     args = [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
-    subprocess.run([sys.executable, "-m", "rnnlab", "run", *args, "--quiet", "--out", str(out)],
-                   cwd=ROOT, check=True, capture_output=True, timeout=300)
+    subprocess.run(
+        [sys.executable, "-m", "rnnlab", "run", *args, "--quiet", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     return pd.read_csv(out / "metrics.csv")
 
 
@@ -71,6 +79,7 @@ def loss_curve(page) -> np.ndarray:
 
 
 # ---- the Lab -------------------------------------------------------------------------------------
+
 
 def test_lab_at_defaults_shows_the_heatmap(server, page):
     open_app(page, server)
@@ -121,8 +130,9 @@ def test_train_a_short_run_and_match_the_cli(server, page, tmp_path):
     assert train_and_wait(page) == "Done:"
     wait_idle(page)
     ours = loss_curve(page)
-    ref = cli_metrics(tmp_path, {"seq_len": "20", "hidden": "8", "steps": "15", "snapshots": "2",
-                                 "seed": "3"})
+    ref = cli_metrics(
+        tmp_path, {"seq_len": "20", "hidden": "8", "steps": "15", "snapshots": "2", "seed": "3"}
+    )
     np.testing.assert_allclose(ours, ref.groupby("step").seq_loss.first().to_numpy(), rtol=1e-5)
     assert exceptions(page) == 0
     page.screenshot(path=str(ARTIFACTS / "lab-trained.png"), full_page=True)
@@ -154,15 +164,20 @@ def test_share_link_reopens_the_same_view(server, browser, page):
     ctx.close()
 
 
-@pytest.mark.parametrize(("path", "name"), [("/compare?preset=exploding&b=clip:1&steps=3&seq_len=12&hidden=6",
-                                        "compare"), ("/theory", "theory"), ("/presets", "presets")])
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/compare?preset=exploding&b=clip:1&steps=3&seq_len=12&hidden=6", "compare"),
+        ("/theory", "theory"),
+        ("/presets", "presets"),
+    ],
+)
 def test_other_pages_render_their_charts(server, page, path, name):
     open_app(page, server, path)
     if name != "presets":
         wait_for(lambda: len(charts(page)) >= 2, what="charts")
     assert exceptions(page) == 0
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
-
 
 
 def test_compare_refuses_a_hostile_upload_and_keeps_working(server, page, tmp_path):
@@ -190,8 +205,9 @@ def test_compare_refuses_a_hostile_upload_and_keeps_working(server, page, tmp_pa
     page.get_by_text("Finished runs and exported files", exact=True).click()
     uploader = page.locator('[data-testid="stFileUploader"] input[type="file"]')
     uploader.set_input_files(str(hostile))
-    refusal = wait_for(lambda: [n for n in notices(page) if "hostile.zip was not opened" in n],
-                       what="the refusal")
+    refusal = wait_for(
+        lambda: [n for n in notices(page) if "hostile.zip was not opened" in n], what="the refusal"
+    )
     assert "metrics.csv: unpacks to" in refusal[0] and "times its packed size" in refusal[0]
     assert exceptions(page) == 0
     uploader.set_input_files([str(p) for p in exports])
@@ -205,14 +221,21 @@ def test_compare_refuses_a_hostile_upload_and_keeps_working(server, page, tmp_pa
 
 # ---- concurrency ---------------------------------------------------------------------------------
 
+
 def test_eight_sessions_train_at_once_and_each_sees_its_own_numbers(server, browser, tmp_path):
     sessions = []
     for i in range(8):
         ctx = browser.new_context(viewport={"width": 1400, "height": 900})
         pg = ctx.new_page()
         pg.set_default_timeout(120_000)
-        settings = {"seq_len": str(12 + i), "hidden": "6", "steps": "12", "snapshots": "2",
-                    "seed": str(100 + i), "lr": "0.05"}
+        settings = {
+            "seq_len": str(12 + i),
+            "hidden": "6",
+            "steps": "12",
+            "snapshots": "2",
+            "seed": str(100 + i),
+            "lr": "0.05",
+        }
         pg.goto(server + "/?" + "&".join(f"{k}={v}" for k, v in settings.items()))
         sessions.append((ctx, pg, settings))
     for _, pg, _ in sessions:
@@ -232,17 +255,57 @@ def test_eight_sessions_train_at_once_and_each_sees_its_own_numbers(server, brow
 # ---- hostile and malformed links -----------------------------------------------------------------
 
 HOSTILE = [
-    "hidden=abc", "hidden=-5", "hidden=1e9", "hidden=NaN", "hidden=0x10", "hidden=64.5",
-    "rho=inf", "rho=-inf", "rho=nan", "rho=1e308", "rho=0", "rho=1,5", "rho=" + "1" * 5000,
-    "rho=%3Cscript%3Ealert(1)%3C%2Fscript%3E", "act=gelu", "act=", "act=t%C3%A4nh",
-    "cell=transformer", "init=%27%3B%20DROP%20TABLE%20runs%3B--", "seq_len=-1",
-    "seq_len=99999999999999999999", "seq_len=1.5", "seq_len=1e400", "seq_len=10&tbptt=500",
-    "clip=-3", "clip_mode=both", "lr=0", "lr=abc", "lr=1e-400", "steps=-1", "steps=1e12",
-    "batch=0", "seed=-1", "seed=1e100", "leak=1", "leak=2", "norm=l1", "snapshots=0",
-    "snapshots=100000", "train_recurrent=maybe", "teacher_forcing=%F0%9F%92%A5",
-    "preset=nope", "preset=%00", "hide=rho,%3Cb%3Ebold%3C%2Fb%3E", "optimizer=lbfgs",
-    "task=%E2%80%AE%E2%80%ADadding", "omega=1&cell=gru", "crange=weird",
-    "hidden=64&hidden=abc", "rho=1&rho=2&rho=x", "x=%27%22%3E%3Csvg%2Fonload%3Dalert(1)%3E&rho=-2",
+    "hidden=abc",
+    "hidden=-5",
+    "hidden=1e9",
+    "hidden=NaN",
+    "hidden=0x10",
+    "hidden=64.5",
+    "rho=inf",
+    "rho=-inf",
+    "rho=nan",
+    "rho=1e308",
+    "rho=0",
+    "rho=1,5",
+    "rho=" + "1" * 5000,
+    "rho=%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "act=gelu",
+    "act=",
+    "act=t%C3%A4nh",
+    "cell=transformer",
+    "init=%27%3B%20DROP%20TABLE%20runs%3B--",
+    "seq_len=-1",
+    "seq_len=99999999999999999999",
+    "seq_len=1.5",
+    "seq_len=1e400",
+    "seq_len=10&tbptt=500",
+    "clip=-3",
+    "clip_mode=both",
+    "lr=0",
+    "lr=abc",
+    "lr=1e-400",
+    "steps=-1",
+    "steps=1e12",
+    "batch=0",
+    "seed=-1",
+    "seed=1e100",
+    "leak=1",
+    "leak=2",
+    "norm=l1",
+    "snapshots=0",
+    "snapshots=100000",
+    "train_recurrent=maybe",
+    "teacher_forcing=%F0%9F%92%A5",
+    "preset=nope",
+    "preset=%00",
+    "hide=rho,%3Cb%3Ebold%3C%2Fb%3E",
+    "optimizer=lbfgs",
+    "task=%E2%80%AE%E2%80%ADadding",
+    "omega=1&cell=gru",
+    "crange=weird",
+    "hidden=64&hidden=abc",
+    "rho=1&rho=2&rho=x",
+    "x=%27%22%3E%3Csvg%2Fonload%3Dalert(1)%3E&rho=-2",
 ]
 
 
@@ -261,11 +324,11 @@ def test_hostile_links_render_with_a_notice_and_no_exception(server, page):
 
 # ---- a class's server under load (issue 18) ---------------------------------------------------------
 
+
 def test_compare_link_at_the_caps_starts_no_unbudgeted_computation(server, page):
     before = rss_mb(PIDS[server])
     open_app(page, server, "/compare?hidden=512&seq_len=1000&b=cell:lstm&seed=77")
-    wait_for(lambda: "more than this server allows for one view" in page.content(), 60,
-             what="the refusal")
+    wait_for(lambda: "more than this server allows for one view" in page.content(), 60, what="the refusal")
     peak = before
     for _ in range(20):  # 5 s: the at-init analyses used to climb by 1.6 GB every 5 s here
         peak = max(peak, rss_mb(PIDS[server]))
@@ -278,8 +341,12 @@ def test_a_heavy_run_stopped_mid_snapshot_ends_and_keeps_what_it_recorded(server
     # a snapshot of this size takes tens of seconds, one every other step: a Stop lands inside one
     open_app(page, server, "/?hidden=192&seq_len=400&batch=32&steps=40&snapshots=20")
     main_button(page, "Train").click()
-    wait_for(lambda: re.search(r"Training: step [1-9]", page.content()), 300, poll=0.5,
-             what="the first updates (after the first snapshot)")
+    wait_for(
+        lambda: re.search(r"Training: step [1-9]", page.content()),
+        300,
+        poll=0.5,
+        what="the first updates (after the first snapshot)",
+    )
     page.wait_for_timeout(1000)
     t = time.perf_counter()
     main_button(page, "Stop").click()
@@ -304,8 +371,12 @@ def test_a_run_whose_tab_closes_is_ended(browser, tmp_path):
         main_button(pg, "Train").click()
         wait_for(lambda: "Training: step" in pg.content(), 120, what="training to start")
         ctx.close()  # the student closes the tab
-        ended = wait_for(lambda: re.search(r"run \d+ stopped", log.read_text()), 60, poll=0.5,
-                         what="the run to end with its session")
+        ended = wait_for(
+            lambda: re.search(r"run \d+ stopped", log.read_text()),
+            60,
+            poll=0.5,
+            what="the run to end with its session",
+        )
         assert ended
     finally:
         proc.terminate()
@@ -331,9 +402,11 @@ def test_markdown_in_a_link_is_text_and_the_browser_fetches_nothing(server, page
     threading.Thread(target=srv.serve_forever, daemon=True).start()
     port = srv.server_address[1]
     img, phish = f"![x](http://127.0.0.1:{port}/img.png)", f"[Sign in again](http://127.0.0.1:{port}/phish)"
-    links = [(path, f"{key}={quote(payload, safe='')}") for payload in (img, phish)
-             for path, key in (("/", "preset"), ("/", "hide"), ("/", "crange"), ("/", "act"),
-                               ("/compare", "b"))]
+    links = [
+        (path, f"{key}={quote(payload, safe='')}")
+        for payload in (img, phish)
+        for path, key in (("/", "preset"), ("/", "hide"), ("/", "crange"), ("/", "act"), ("/compare", "b"))
+    ]
     links.append(("/compare", "b=" + quote(f"act:{img}", safe="")))
     failures = []
     try:

@@ -28,10 +28,17 @@ from .setup import setup
 def page(screen: Screen) -> None:
     history.harvest()
     mode = st.segmented_control(
-        "Runs to compare", [CMP_SETUP, CMP_HISTORY], key=CMP_MODE, default=CMP_SETUP, required=True,
-        format_func=lambda m: {CMP_SETUP: "A = sidebar, B = A with changes",
-                               CMP_HISTORY: "Finished runs and exported files"}[m],
-        label_visibility="collapsed")
+        "Runs to compare",
+        [CMP_SETUP, CMP_HISTORY],
+        key=CMP_MODE,
+        default=CMP_SETUP,
+        required=True,
+        format_func=lambda m: {
+            CMP_SETUP: "A = sidebar, B = A with changes",
+            CMP_HISTORY: "Finished runs and exported files",
+        }[m],
+        label_visibility="collapsed",
+    )
     if mode == CMP_HISTORY:
         from_history(screen)
     else:

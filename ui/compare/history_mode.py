@@ -44,19 +44,30 @@ def _upload_messages() -> None:
 
 
 def from_history(screen: Screen) -> None:
-    st.caption("Pick any two finished runs of this browser session (from the Lab and from this page), "
-               "or open runs exported from the Lab (the **all (zip)** download). "
-               "The sidebar is not used here.")
+    st.caption(
+        "Pick any two finished runs of this browser session (from the Lab and from this page), "
+        "or open runs exported from the Lab (the **all (zip)** download). "
+        "The sidebar is not used here."
+    )
     c1, c2 = st.columns([1.4, 1], gap="medium")
     with c1:
-        st.file_uploader("Open exported runs (zip)", type="zip", accept_multiple_files=True,
-                         key=CMP_UPLOADER, on_change=_open_uploads)
+        st.file_uploader(
+            "Open exported runs (zip)",
+            type="zip",
+            accept_multiple_files=True,
+            key=CMP_UPLOADER,
+            on_change=_open_uploads,
+        )
         _upload_messages()
     with c2:
         names = history.dir_runs()
         if names:
-            pick = st.selectbox("Or a run directory on this server", ["", *names], key="cmp.dir",
-                                format_func=lambda n: n or "— choose —")
+            pick = st.selectbox(
+                "Or a run directory on this server",
+                ["", *names],
+                key="cmp.dir",
+                format_func=lambda n: n or "— choose —",
+            )
             if pick:
                 with errors.guard(pick):
                     history.open_dir(pick)
@@ -64,9 +75,11 @@ def from_history(screen: Screen) -> None:
             st.caption("No exported runs in this server's run folder yet.")
     entries = history.entries()
     if len(entries) < 2:
-        st.info(f"{'One finished run' if entries else 'No finished runs'} so far: comparing needs two. "
-                "Train in the Lab or under **A = sidebar, B = A with changes**, or open exported zips.",
-                icon=":material/info:")
+        st.info(
+            f"{'One finished run' if entries else 'No finished runs'} so far: comparing needs two. "
+            "Train in the Lab or under **A = sidebar, B = A with changes**, or open exported zips.",
+            icon=":material/info:",
+        )
         return
     ids = [e.id for e in entries]
     for key in (CMP_HIST_A, CMP_HIST_B):  # a run closed since it was picked: pick again
@@ -74,8 +87,9 @@ def from_history(screen: Screen) -> None:
             del st.session_state[key]
     label = {e.id: e.label for e in entries}
     c1, c2 = st.columns(2, gap="medium")
-    ida = c1.selectbox(":blue-badge[**A**]", ids, index=min(1, len(ids) - 1), format_func=label.get,
-                       key=CMP_HIST_A)
+    ida = c1.selectbox(
+        ":blue-badge[**A**]", ids, index=min(1, len(ids) - 1), format_func=label.get, key=CMP_HIST_A
+    )
     idb = c2.selectbox(":orange-badge[**B**]", ids, index=0, format_func=label.get, key=CMP_HIST_B)
     ea, eb = history.get(ida), history.get(idb)
     if ea is None or eb is None:
@@ -83,8 +97,13 @@ def from_history(screen: Screen) -> None:
     broken = [e for e in (ea, eb) if e.problem]
     for e in broken:
         st.warning(f"**{e.source} · {e.name}** cannot be shown: {e.problem}", icon=":material/warning:")
-        st.button("Remove it from this list", key=f"cmp.remove.{e.id}", on_click=history.remove,
-                  args=(e.id,), icon=":material/delete:")
+        st.button(
+            "Remove it from this list",
+            key=f"cmp.remove.{e.id}",
+            on_click=history.remove,
+            args=(e.id,),
+            icon=":material/delete:",
+        )
     if broken:
         return
     with errors.guard("Comparison"):  # the selectors above keep working whatever happens below
@@ -94,10 +113,15 @@ def from_history(screen: Screen) -> None:
 def compare_entries(screen: Screen, ea: history.Entry, eb: history.Entry) -> None:
     changes = describe_changes(ea.result.config, eb.result.config)
     st.markdown(f"**B = A with {changes}**" if changes else "**A and B have the same settings.**")
-    st.button("Compare these two settings as a link", icon=":material/link:", on_click=link.link_to,
-              args=(ea.result.config, eb.result.config), key="cmp.aslink",
-              help="Puts A's settings in the sidebar and B's changes into `b=`, so the comparison can be "
-                   "shared and re-trained.")
+    st.button(
+        "Compare these two settings as a link",
+        icon=":material/link:",
+        on_click=link.link_to,
+        args=(ea.result.config, eb.result.config),
+        key="cmp.aslink",
+        help="Puts A's settings in the sidebar and B's changes into `b=`, so the comparison can be "
+        "shared and re-trained.",
+    )
     sa, sb = Side.of_result("A", ea.result), Side.of_result("B", eb.result)
     curves(sa, sb)
     snapshots(screen, sa, sb, key="cmp.hist.snap")

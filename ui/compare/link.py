@@ -33,6 +33,7 @@ from ..state import Screen
 
 # ---- links ---------------------------------------------------------------------------------------------
 
+
 def remedy_params(without: str, with_: str) -> dict[str, str]:
     """URL parameters of a remedy comparison: A's preset and settings, and B's changes."""
     return {**state.preset_link_params(without), B_PARAM: format_changes(remedy_changes(without, with_))}
@@ -57,6 +58,7 @@ def page_url(params: dict[str, str]) -> str:
 
 
 # ---- B's changes in the session and the URL ---------------------------------------------------------
+
 
 def sync_b() -> None:
     """URL -> session: adopt a `b` the page did not write itself (a link, the remedy picker).
@@ -87,6 +89,7 @@ def write_b(spec: dict[str, Any]) -> None:
 
 
 # ---- callbacks of the page's widgets ----------------------------------------------------------------
+
 
 def set_spec(spec: dict[str, Any]) -> None:
     st.session_state[CMP_B] = format_changes(spec)

@@ -64,8 +64,14 @@ def warm_up() -> None:
 
 def in_thread(run: Recorder) -> RunResult:
     plan = budget.plan_view(run.cfg)
-    return train_run(run.cfg, on_update=run.on_update, should_stop=run.stop_requested,
-                     on_snapshot=run.on_snapshot, max_columns=plan.columns, heatmaps=plan.ok)
+    return train_run(
+        run.cfg,
+        on_update=run.on_update,
+        should_stop=run.stop_requested,
+        on_snapshot=run.on_snapshot,
+        max_columns=plan.columns,
+        heatmaps=plan.ok,
+    )
 
 
 def in_process(run: Recorder) -> RunResult:
@@ -75,8 +81,12 @@ def in_process(run: Recorder) -> RunResult:
     ctx = processes.mp_context()
     recv, send = ctx.Pipe(duplex=False)
     stop = ctx.Event()
-    proc = ctx.Process(target=worker.train, args=(run.cfg.to_json(), send, stop), daemon=True,
-                       name=f"rnnlab-train-{run.ticket}")
+    proc = ctx.Process(
+        target=worker.train,
+        args=(run.cfg.to_json(), send, stop),
+        daemon=True,
+        name=f"rnnlab-train-{run.ticket}",
+    )
     proc.start()
     send.close()  # the child holds the only write end: EOF when it exits
     asked: float | None = None  # when the stop was passed on to the process
@@ -96,8 +106,9 @@ def in_process(run: Recorder) -> RunResult:
                 proc.join(5)
                 if asked is not None:
                     return run.partial_result()
-                raise TrainingError(f"the training process ended unexpectedly "
-                                    f"(exit code {proc.exitcode})") from None
+                raise TrainingError(
+                    f"the training process ended unexpectedly (exit code {proc.exitcode})"
+                ) from None
             if kind == "rows":
                 run.on_rows(payload)
             elif kind == "snapshot":

@@ -42,7 +42,8 @@ def mp_context():
         if not getattr(spawn.get_preparation_data, "rnnlab_wrapped", False):
             spawn.get_preparation_data = _without_main(spawn.get_preparation_data)
         method = os.environ.get("RNNLAB_START_METHOD") or (
-            "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn")
+            "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        )
         _CTX = mp.get_context(method)
         if method == "forkserver":
             _CTX.set_forkserver_preload(["ui.worker", "rnnlab.train"])

@@ -89,8 +89,7 @@ class TrainingRun:
             if refusal:  # over this server's memory budget: never started
                 self.state, self.error, self._t1 = RunState.REFUSED, refusal, self._t0
                 return self
-            self._thread = threading.Thread(target=self._main, name=f"rnnlab-run-{self.ticket}",
-                                            daemon=True)
+            self._thread = threading.Thread(target=self._main, name=f"rnnlab-run-{self.ticket}", daemon=True)
             self._thread.start()
             sessions.watch(self)
         return self
@@ -117,12 +116,14 @@ class TrainingRun:
             records = list(self._records)
             state, result, error, snap = self.state, self.result, self.error, self._snapshot
         done = records[-1]["step"] + 1 if records else 0
-        frac = 1.0 if state in (RunState.DONE, RunState.DIVERGED) else (
-            done / self.cfg.steps if self.cfg.steps else 1.0)
+        frac = (
+            1.0
+            if state in (RunState.DONE, RunState.DIVERGED)
+            else (done / self.cfg.steps if self.cfg.steps else 1.0)
+        )
         end = self._t1 if self._t1 is not None else time.perf_counter()
         ahead = gate.GATE.ahead(self.ticket) if state == RunState.QUEUED else 0
-        return RunView(state, self.cfg, records, min(frac, 1.0), ahead, end - self._t0, result, error,
-                       snap)
+        return RunView(state, self.cfg, records, min(frac, 1.0), ahead, end - self._t0, result, error, snap)
 
     # -- what a backend reports (ui.runs.backends.Recorder) --------------------------------------------
     def on_update(self, record: dict[str, Any]) -> bool:
@@ -155,11 +156,18 @@ class TrainingRun:
         if not snaps:  # ended inside its first snapshot: keep the initial weights, without a heatmap
             s = setup(cfg)
             snaps = [(0, snapshot(s.model, s.probe_x, cfg.norm, heatmap=False))]
-        summary = {"final_loss": float("nan"), "baseline_loss": make_task(cfg.task, cfg.seq_len).baseline,
-                   "diverged_at": None, "nonfinite": None, "stopped_early": True,
-                   "steps_done": (rows[-1]["step"] + 1) if rows else 0, "updates": len(rows),
-                   "wall_time_s": time.perf_counter() - self._t0, "versions": versions(),
-                   "heatmap": provenance_summary(cfg.norm, [s for _, s in snaps])}
+        summary = {
+            "final_loss": float("nan"),
+            "baseline_loss": make_task(cfg.task, cfg.seq_len).baseline,
+            "diverged_at": None,
+            "nonfinite": None,
+            "stopped_early": True,
+            "steps_done": (rows[-1]["step"] + 1) if rows else 0,
+            "updates": len(rows),
+            "wall_time_s": time.perf_counter() - self._t0,
+            "versions": versions(),
+            "heatmap": provenance_summary(cfg.norm, [s for _, s in snaps]),
+        }
         summary["verdict"] = judge(summary).as_dict()
         return RunResult.build(cfg, rows, profiles, snaps, probe_of(cfg), summary, cfg.cell)
 
@@ -176,8 +184,13 @@ class TrainingRun:
             result = backends.train(self)
             with self._lock:
                 self.result = result
-                self.state = (RunState.DIVERGED if result.diverged else
-                              RunState.STOPPED if result.summary.get("stopped_early") else RunState.DONE)
+                self.state = (
+                    RunState.DIVERGED
+                    if result.diverged
+                    else RunState.STOPPED
+                    if result.summary.get("stopped_early")
+                    else RunState.DONE
+                )
         except Exception as e:
             traceback.print_exc()
             with self._lock:
@@ -192,8 +205,12 @@ class TrainingRun:
     def _log(self) -> None:
         if os.environ.get("RNNLAB_LOG_RUNS"):
             wall = self.result.summary["wall_time_s"] if self.result else float("nan")
-            print(f"[rnnlab] run {self.ticket} {self.state} in {self._t1 - self._t0:.2f} s "
-                  f"(training {wall:.2f} s)", file=sys.stderr, flush=True)
+            print(
+                f"[rnnlab] run {self.ticket} {self.state} in {self._t1 - self._t0:.2f} s "
+                f"(training {wall:.2f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
 
 
 def _message(e: BaseException) -> str:

@@ -28,6 +28,7 @@ METRICS = {
     "ratio": "final loss / baseline",
     "rho_end": "the spectral radius of W_hh after training",
     "reach": "log10 of ||dL/dh_1|| / ||dL/dh_L|| at the end of training",
+    "sigma_init": "the largest singular value of W_hh at initialisation",
 }
 
 
@@ -41,7 +42,8 @@ class Evidence:
     spike: log10 of the largest finite gradient norm over the first update's. rho_end: spectral radius
     of the recurrent matrix after the last update. reach: mean over the last fifth of the updates of
     log10 ||dL/dh_1|| - log10 ||dL/dh_L|| (how far the gradient reaches back; NaN where a chunk of
-    truncated BPTT does not cover both ends). wall_s: training time.
+    truncated BPTT does not cover both ends). sigma_init: sigma_max of the recurrent matrix at
+    initialisation. wall_s: training time.
     """
 
     init_factor: float
@@ -54,6 +56,7 @@ class Evidence:
     spike: float
     rho_end: float
     reach: float
+    sigma_init: float
     wall_s: float
 
     def value(self, metric: str) -> float:
@@ -94,6 +97,7 @@ def gather(cfg: RunConfig) -> Evidence:
         spike=spike,
         rho_end=rho_end,
         reach=_reach(r.arrays["grad_time"]),
+        sigma_init=a.sigma_max,
         wall_s=wall,
     )
 
@@ -141,6 +145,30 @@ class PerStep:
         f = ev.init_factor if self.when == "init" else ev.end_factor
         ok = math.isfinite(f) and (self.lo is None or f >= self.lo) and (self.hi is None or f <= self.hi)
         return Check(ok, self.words, _x(f))
+
+
+@dataclass(frozen=True)
+class Within:
+    """A measured number (a key of METRICS) lies in [lo, hi] (None: unbounded)."""
+
+    metric: str
+    lo: float | None = None
+    hi: float | None = None
+
+    @property
+    def words(self) -> str:
+        lo, hi = self.lo, self.hi
+        rng = (
+            f"between {lo:g} and {hi:g}"
+            if lo is not None and hi is not None
+            else (f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
+        )
+        return f"{METRICS[self.metric]}: {rng}"
+
+    def check(self, ev: Evidence) -> Check:
+        v = ev.value(self.metric)
+        ok = math.isfinite(v) and (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi)
+        return Check(ok, self.words, f"{v:.3g}")
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from .claims import Clipped, Diverges, Gain, Outcome, PerStep, Spike
+from .claims import Clipped, Diverges, Gain, Outcome, PerStep, Spike, Within
 from .config import ConfigError, RunConfig
 from .verdict import LEARNED, NOT_LEARNED, WORSE
 
@@ -53,7 +53,7 @@ _ALL = [
         "from far back are huge. Watch the gradient-norm chart: within about 20 updates the norm climbs "
         "by more than ten orders of magnitude, until the weights overflow and training stops.",
         {"act": "tanh", "rho": 2.0, "task": "sine", "seq_len": 50, "lr": 0.25, "steps": 300},
-        (PerStep("init", lo=1.1), Diverges(first=10, last=60), Spike(8)),
+        (PerStep("init", lo=1.1), Diverges(first=10, last=60), Spike(10)),
     ),
     _P(
         "exploding-clipped",
@@ -138,10 +138,10 @@ _ALL = [
         "l2-on",
         "L2 penalty on W_hh",
         "The same network with an L2 penalty on the recurrent weights. Over training the penalty pulls "
-        "the spectral radius from 1.5 to below 1 (see its chart), and after training the products decay "
+        "the spectral radius from 1.5 down to about 1 (see its chart), and after training the products decay "
         "faster than without it: away from the exploding regime, at the price of a shorter memory.",
         {"act": "tanh", "rho": 1.5, "seq_len": 60, "lr": 0.01, "steps": 200, "l2": 0.1},
-        (PerStep("end", hi=0.85),),
+        (PerStep("end", hi=0.85), Within("rho_end", hi=1.1)),
     ),
     _P(
         "omega-off",
@@ -283,7 +283,7 @@ _ALL = [
             "lr": 0.003,
             "steps": 200,
         },
-        (PerStep("init", hi=0.55),),
+        (PerStep("init", hi=0.55), Within("sigma_init", lo=0.8, hi=1.0)),
     ),
 ]
 PRESETS: dict[str, Preset] = {p.name: p for p in _ALL}

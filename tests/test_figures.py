@@ -302,3 +302,19 @@ def test_rnnlab_imports_without_plotly():
     code = "import sys; sys.modules['plotly'] = None; import rnnlab; rnnlab.run; import rnnlab.theory"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
+
+
+def test_the_science_never_imports_streamlit():
+    """The boundary of docs/DESIGN.md section 3: every rnnlab module imports with Streamlit blocked."""
+    import pkgutil
+    import subprocess
+    import sys
+
+    import rnnlab
+
+    names = [m.name for m in pkgutil.walk_packages(rnnlab.__path__, "rnnlab.") if m.name != "rnnlab.__main__"]
+    block = "import importlib, sys; sys.modules['streamlit'] = None\n"
+    code = block + f"for n in {names!r}: importlib.import_module(n)"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert len(names) > 30  # every module was found, not an empty list

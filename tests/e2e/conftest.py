@@ -49,8 +49,26 @@ def free_port() -> int:
 def start_server(env_extra: dict[str, str] | None = None, port: int | None = None):
     port = port or free_port()
     env = {**os.environ, "RNNLAB_MAX_CONCURRENT": "4", **(env_extra or {})}
-    log = open(ARTIFACTS / f"server-{port}.log", "w")  # noqa: SIM115 - open while the server runs
-    proc = subprocess.Popen(
+    log = ARTIFACTS / f"server-{port}.log"
+    with open(log, "w") as out:  # the server writes into its own copy of the descriptor
+        proc = _popen_streamlit(port, env, out)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"streamlit exited early; see {log}")
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=2) as health:
+                if health.status == 200:
+                    return proc, url
+        except OSError:
+            time.sleep(0.3)
+    proc.terminate()
+    raise RuntimeError("streamlit did not become healthy within 90 s")
+
+
+def _popen_streamlit(port: int, env: dict[str, str], out) -> subprocess.Popen:
+    return subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -68,21 +86,9 @@ def start_server(env_extra: dict[str, str] | None = None, port: int | None = Non
         ],
         cwd=ROOT,
         env=env,
-        stdout=log,
+        stdout=out,
         stderr=subprocess.STDOUT,
     )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 90
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"streamlit exited early; see {log.name}")
-        try:
-            if urllib.request.urlopen(url + "/_stcore/health", timeout=2).status == 200:
-                return proc, url
-        except OSError:
-            time.sleep(0.3)
-    proc.terminate()
-    raise RuntimeError("streamlit did not become healthy within 90 s")
 
 
 PIDS: dict[str, int] = {}  # server url -> its process id (memory checks read /proc/<pid>)

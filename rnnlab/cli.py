@@ -1,4 +1,4 @@
-"""Command line: `python -m rnnlab run [--preset NAME] [--set KEY=VALUE ...] [--out DIR]`,
+"""Command line: `python -m rnnlab run [--preset NAME] [--set KEY=VALUE ...] [--out DIR] [--notebook FILE]`,
 `python -m rnnlab presets`. Bad input exits with status 2 and one line naming the key and what is
 allowed, never a traceback."""
 
@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="set one key (repeatable); keys: " + ", ".join(FIELD),
     )
     r.add_argument("--out", help="directory to write config.json, summary.json, metrics.csv, arrays.npz")
+    r.add_argument(
+        "--notebook",
+        metavar="FILE",
+        help="write a Jupyter notebook (.ipynb) that reproduces this run with the Python API; it does "
+        "not train: the notebook trains when its cells run (add --out to train and export here too)",
+    )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets")
     sub.add_parser("tasks", help="list the tasks: what each asks, and its baseline")
@@ -107,6 +113,20 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as e:
         print(f"rnnlab: error: {e}", file=sys.stderr)
         return 2
+    if args.notebook:
+        from .notebook import write_notebook
+
+        try:
+            write_notebook(cfg, args.notebook)
+        except ImportError as e:
+            print(f"rnnlab: error: --notebook: {e}", file=sys.stderr)
+            return 2
+        except OSError as e:
+            print(f"rnnlab: error: --notebook: cannot write {args.notebook!r}: {e.strerror}", file=sys.stderr)
+            return 2
+        if not args.out:
+            print(f"Wrote {args.notebook}: run its cells to train (add --out DIR to train here too).")
+            return 0
     from .runtime import use_torch_threads
     from .train import run  # import torch only when training
 

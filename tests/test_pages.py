@@ -8,6 +8,7 @@ import threading
 import time
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 import torch
@@ -305,6 +306,35 @@ def test_training_charts_carry_the_recorded_numbers():
     labels = [b.label for b in at.get("download_button")]
     assert {"metrics.csv", "config.json", "arrays.npz", "all (zip)"} <= set(labels)
     assert "Done: 5 steps" in at.get("progress")[0].proto.text
+
+
+def test_lab_offers_the_run_as_a_notebook_after_a_run(monkeypatch):
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    served: dict[str, bytes] = {}  # download file name -> the bytes the button serves
+    load = MemoryMediaFileStorage.load_and_get_id
+
+    def record(self, data, mimetype, kind, filename=None):
+        if filename:
+            served[filename] = data
+        return load(self, data, mimetype, kind, filename)
+
+    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", record)
+    at = app(**{**TINY, "cell": "lstm", "task": "copy", "seq_len": "6"})
+    at.run()
+    assert "Notebook (.ipynb)" not in [b.label for b in at.get("download_button")]  # no run yet
+    train(at)
+    assert "Notebook (.ipynb)" in [b.label for b in at.get("download_button")]
+    cfg = RunConfig(cell="lstm", task="copy", seq_len=6, hidden=8, steps=5)
+    name = "rnnlab-lstm-copy-L6-seed0.ipynb"
+    assert name in served, sorted(served)
+    nb = nbformat.reads(served[name].decode(), as_version=4)
+    nbformat.validate(nb)
+    assert nb.metadata["rnnlab"]["config"] == cfg.as_dict()
+    source = next(c.source for c in nb.cells if c.source.startswith("cfg = "))
+    ns: dict = {}
+    exec("from rnnlab import RunConfig\n" + source, ns)
+    assert ns["cfg"] == cfg
 
 
 def test_rerun_during_training_keeps_the_run():

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, measure, plots, theory
+from rnnlab import RunConfig, measure, notebook, plots, theory
 from rnnlab.comparison import per_step
 from rnnlab.config import format_value
 from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
@@ -326,32 +327,47 @@ def _files(res) -> dict[str, bytes]:
     cache = getattr(res, "_ui_files", None)
     if cache is None:
         cache = {**res.files(), "rnnlab-run.zip": res.to_zip()}
+        with contextlib.suppress(ImportError):  # nbformat missing: the other downloads still work
+            cache[NOTEBOOK] = notebook.notebook(res.config).encode()
         res._ui_files = cache
     return cache
+
+
+NOTEBOOK = "notebook.ipynb"  # the key in _files; the download is named after the config
+DOWNLOADS = {  # file: (label, mime)
+    "metrics.csv": ("metrics.csv", "text/csv"),
+    "config.json": ("config.json", "application/json"),
+    "arrays.npz": ("arrays.npz", "application/octet-stream"),
+    "rnnlab-run.zip": ("all (zip)", "application/zip"),
+    NOTEBOOK: ("Notebook (.ipynb)", "application/x-ipynb+json"),
+}
 
 
 def downloads(res) -> None:
     st.markdown("##### Downloads")
     files = _files(res)
-    cols = st.columns(4)
-    mime = {
-        "metrics.csv": "text/csv",
-        "config.json": "application/json",
-        "arrays.npz": "application/octet-stream",
-        "rnnlab-run.zip": "application/zip",
-    }
-    for col, name in zip(cols, ("metrics.csv", "config.json", "arrays.npz", "rnnlab-run.zip")):
+    names = [n for n in DOWNLOADS if n in files]
+    for col, name in zip(st.columns(len(names)), names):
+        label, mime = DOWNLOADS[name]
         col.download_button(
-            name if name != "rnnlab-run.zip" else "all (zip)",
+            label,
             files[name],
-            file_name=name,
-            mime=mime[name],
+            file_name=notebook.notebook_name(res.config) if name == NOTEBOOK else name,
+            mime=mime,
             on_click="ignore",
             icon=":material/download:",
             key=f"lab.dl.{name}",
             width="stretch",
+            help=(
+                "A Jupyter notebook that reproduces this run with the Python API: the configuration, "
+                "run(...) and these charts (same seed, same final loss)."
+                if name == NOTEBOOK
+                else None
+            ),
         )
     st.caption(
         "Each chart saves as PNG from its toolbar (camera icon). The zip also holds summary.json; "
-        "`rnnlab.reading.load_zip` reads it back."
+        "`rnnlab.reading.load_zip` reads it back. The notebook trains this configuration again with "
+        "`rnnlab.run` and draws these charts"
+        + ("." if NOTEBOOK in files else " (it needs nbformat: `pip install nbformat`).")
     )

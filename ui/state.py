@@ -1,445 +1,75 @@
 """The view's state: sidebar controls generated from `rnnlab.config.FIELDS`, kept in sync with the URL.
 
-One declarative table drives both directions (as in TensorFlow Playground):
+One import for the pages and app.py. The code lives in three modules, one per concern:
 
-- URL -> controls (`sync_from_url`, first thing every run): when the address's own parameters differ
-  from the ones this session last wrote (a fresh page load, a pasted link, a link from the Presets
-  page), they are parsed leniently (`RunConfig.from_lenient`) over the base config (the preset named
-  by `preset=`, else the defaults) and written into every control's session state. Bad values fall
-  back to the base and over-cap values are clamped; each gives a notice (`show_notices`).
-- controls -> URL (`write_url`, after the controls): the resolved config is written to
-  `st.query_params` as `preset=` (if any) plus every key whose value differs from that base, plus
-  `hide=` and the UI-only display keys. The address bar therefore always describes the view.
+- `ui.url`: the URL <-> controls binding (parse a link, seed the controls, lock `hide=` keys,
+  resolve the `Screen`, write the address bar).
+- `ui.sidebar`: the sidebar's widgets (one control per field, the preset picker, link notices).
+- `ui.links`: shareable links (the app's address, a view's link, a preset's link, the Share box).
 
-Widget keys are "cfg.<key>" (FIELDS) and "ui.<key>" (UI_FIELDS); URL names are the bare keys.
-`hide=rho,seq_len` removes those controls from the sidebar (a teacher's locked link); their values
-still come from the URL.
-
-Why not the widgets' own `bind="query-params"`: a bound widget drops its parameter whenever it is
-not rendered (locked or hidden controls), only collapses values equal to its own static default
-(so `?preset=...` plus overrides cannot round-trip), silently discards invalid values (no notice),
-and does not write programmatic first-run values (clamped caps, a preset's settings) to the URL.
+Every name that used to be defined here is re-exported, so `from ui.state import X` keeps working.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode, urlsplit
-
-import streamlit as st
-
-from rnnlab import tasks
-from rnnlab.config import (
-    FIELD,
-    FIELDS,
-    GROUPS,
-    KEYS,
-    Field,
-    RunConfig,
-    cap,
-    default_values,
-    format_value,
-    shorten,
+from .links import base_url, preset_link_params, query_string, share_box, share_url
+from .sidebar import (
+    APPLIES,
+    EXPANDED,
+    STEP,
+    cap_note,
+    controls,
+    preset_picker,
+    show_notices,
+    task_line,
 )
-from rnnlab.presets import PRESETS
-from rnnlab.presets import resolve as resolve_preset
-
-from .text import bullets
-
-PRESET, HIDE = "preset", "hide"  # URL parameters besides the config keys
-CFG, UI = "cfg.", "ui."  # widget key prefixes
-_WRITTEN = "_url_written"  # the URL parameters this session last wrote
-_NOTICES = "_url_notices"
-_BASE = "_preset_base"
-_HIDDEN = "_hidden_keys"
-_SEEDED_CFG = "_seeded_cfg"
-_LOCK = "_lock"  # what a locked link (hide=) set: it holds whatever the person does afterwards
-
-
-# UI-only settings (not part of a run, but part of the view, hence of the URL): same Field table.
-UI_FIELDS: tuple[Field, ...] = (
-    Field(
-        "crange",
-        str,
-        "fixed",
-        "Colour range of the heatmaps: fixed (1e-8 .. 1e8, the same for every run, to compare "
-        "honestly) or auto (this map's own range, to see detail).",
-        "Display",
-        choices=("fixed", "auto"),
-        label="Colour range",
-    ),
+from .url import (
+    CFG,
+    HIDE,
+    PRESET,
+    UI,
+    UI_FIELD,
+    UI_FIELDS,
+    URL_KEYS,
+    Lock,
+    Screen,
+    lock,
+    parse_url,
+    resolve,
+    set_controls,
+    sync_from_url,
+    url_params,
+    write_url,
 )
-UI_FIELD = {f.key: f for f in UI_FIELDS}
-URL_KEYS = (PRESET, *KEYS, *UI_FIELD, HIDE)  # the parameters this module owns, in URL order
 
-# Controls that only mean something for some settings: key -> (condition key, allowed values, why).
-APPLIES = {
-    "act": ("cell", ("rnn",), "only the vanilla cell (cell = rnn) has a choice of activation"),
-    "leak": ("cell", ("rnn",), "leaky integration is defined for cell = rnn"),
-    "omega": ("cell", ("rnn",), "the regulariser is defined for cell = rnn"),
-    "teacher_forcing": (
-        "task",
-        tasks.FEEDS_BACK,
-        f"only the {', '.join(tasks.FEEDS_BACK)} task feeds back predictions",
-    ),
-}
-EXPANDED = {"Network": True, "Task": True, "Training": True, "Remedies": False, "Display": False}
-STEP = {"rho": 0.05, "leak": 0.05, "lr": 0.001, "clip": 0.5, "l1": 0.001, "l2": 0.001, "omega": 0.5}
-
-
-@dataclass(frozen=True)
-class Screen:
-    """What the sidebar resolved this run: the run config, the UI settings, the base preset."""
-
-    cfg: RunConfig
-    ui: dict[str, Any]
-    preset: str | None
-    hidden: frozenset[str]
-    notices: tuple[str, ...] = ()
-
-
-# ---- URL -> state -------------------------------------------------------------------------------
-
-
-def _own_params() -> dict[str, str]:
-    """This module's parameters in the current URL (last value of repeated ones)."""
-    return {k: st.query_params[k] for k in URL_KEYS if k in st.query_params}
-
-
-def parse_url(
-    params: dict[str, str],
-) -> tuple[RunConfig, dict[str, Any], str | None, frozenset[str], list[str]]:
-    """Lenient parse of URL parameters: (cfg, ui settings, preset name, hidden keys, notices).
-
-    Never raises for bad values: each one falls back (to the preset's value, else the default) and
-    adds a notice saying what was ignored and why.
-    """
-    notices: list[str] = []
-    name = params.get(PRESET, "").strip() or None
-    base = RunConfig.from_dict({})
-    if name is not None:
-        if resolve_preset(name) is not None:
-            name = resolve_preset(name)
-            base = PRESETS[name].config()
-        else:
-            notices.append(
-                f"preset: {shorten(name)} is not a preset (allowed: one of {', '.join(PRESETS)}) "
-                f"— using the defaults."
-            )
-            name = None
-    cfg, more = RunConfig.from_lenient({k: v for k, v in params.items() if k in FIELD}, base=base)
-    notices += more
-    ui = {}
-    for f in UI_FIELDS:
-        raw = params.get(f.key)
-        value = f.default
-        if raw is not None:
-            if raw.strip().lower() in f.choices:
-                value = raw.strip().lower()
-            else:
-                notices.append(
-                    f"{f.key}: {shorten(raw)} is not valid (allowed: {f.allowed()}) — using {f.default}."
-                )
-        ui[f.key] = value
-    hidden, unknown = set(), []
-    for key in (k.strip() for k in params.get(HIDE, "").split(",")):
-        if key in FIELD or key in UI_FIELD or key == PRESET:
-            hidden.add(key)
-        elif key:
-            unknown.append(key)
-    if unknown:  # one notice, however many names a link carries
-        more = f" (and {len(unknown) - 1} more)" if len(unknown) > 1 else ""
-        notices.append(f"hide: {shorten(unknown[0])}{more} is not a control — ignored.")
-    return cfg, ui, name, frozenset(hidden), notices
-
-
-@dataclass(frozen=True)
-class Lock:
-    """The values a locked link set for its hidden controls (and the preset, if `preset` is hidden).
-
-    Made when the first link of a session carries `hide=`; from then on every way of changing the
-    settings (a later link from the app itself, the sidebar's preset picker, the Compare page's remedy
-    pairs) applies these values on top, so hidden controls stay as the link set them.
-    """
-
-    keys: frozenset[str]
-    values: dict[str, Any]  # config and UI keys among `keys` -> the link's value
-    preset: str | None  # the link's preset, used when "preset" is among `keys`
-
-    def apply(
-        self, cfg: RunConfig, ui: dict[str, Any], name: str | None
-    ) -> tuple[RunConfig, dict[str, Any], str | None]:
-        locked_cfg = {k: v for k, v in self.values.items() if k in FIELD}
-        if locked_cfg:
-            cfg, _ = RunConfig.from_lenient(locked_cfg, base=cfg)
-        ui = {**ui, **{k: v for k, v in self.values.items() if k in UI_FIELD}}
-        return cfg, ui, (self.preset if PRESET in self.keys else name)
-
-
-def lock() -> Lock | None:
-    """This session's lock, if its link hid some controls."""
-    return st.session_state.get(_LOCK)
-
-
-def _seed(params: dict[str, str]) -> None:
-    cfg, ui, name, hidden, notices = parse_url(params)
-    held = lock()
-    if held is not None:  # a lock outlives every later URL of the session
-        cfg, ui, name = held.apply(cfg, ui, name)
-        hidden = hidden | held.keys
-    elif hidden:
-        values = {k: getattr(cfg, k) for k in hidden if k in FIELD}
-        values.update({k: ui[k] for k in hidden if k in UI_FIELD})
-        st.session_state[_LOCK] = Lock(hidden, values, name)
-    set_controls(cfg, ui)
-    st.session_state[_BASE] = name
-    st.session_state[UI + PRESET] = name or ""
-    st.session_state[_HIDDEN] = hidden
-    st.session_state[_NOTICES] = notices
-    st.session_state[_SEEDED_CFG] = cfg
-
-
-def set_controls(cfg: RunConfig, ui: dict[str, Any] | None = None) -> None:
-    """Put a config (and UI settings) into every control. Call before the widgets or in a callback."""
-    for key in KEYS:
-        st.session_state[CFG + key] = getattr(cfg, key)
-    for key, value in (ui or {}).items():
-        st.session_state[UI + key] = value
-
-
-def sync_from_url() -> None:
-    """URL -> controls when the URL's parameters are new to this session (see the module docstring).
-
-    A run whose URL carries none of our parameters (a page switch that dropped them) keeps the
-    session's state; a first run with none starts from the defaults.
-    """
-    params = _own_params()
-    written = st.session_state.get(_WRITTEN)
-    if written is None or (params and params != written):
-        _seed(params)
-
-
-# ---- controls -------------------------------------------------------------------------------------
-
-
-def _current(key: str) -> Any:
-    return st.session_state.get(CFG + key, FIELD[key].default)
-
-
-def _on_change() -> None:
-    """Keep cross-key rules satisfied as the person edits (runs before the script, so allowed)."""
-    s = st.session_state
-    seq_len, tbptt = s.get(CFG + "seq_len"), s.get(CFG + "tbptt")
-    if isinstance(seq_len, int) and isinstance(tbptt, int) and tbptt > seq_len:
-        s[CFG + "tbptt"] = 0
-        st.toast(f"TBPTT window {tbptt} is longer than the sequence ({seq_len}): using full BPTT.")
-    if s.get(CFG + "cell") != "rnn" and (s.get(CFG + "omega") or 0) > 0:
-        s[CFG + "omega"] = 0.0
-        st.toast("The omega regulariser is defined for cell = rnn only: set to 0.")
-    s[_NOTICES] = []  # the person has taken over from the link
-
-
-def _load_preset() -> None:
-    name = st.session_state.get(UI + PRESET) or None
-    cfg = PRESETS[name].config() if name else RunConfig.from_dict({})
-    held = lock()
-    if held is not None:  # the preset fills every control but the locked ones
-        cfg, _, _ = held.apply(cfg, {}, name)
-    set_controls(cfg)
-    st.session_state[_BASE] = name
-    st.session_state[_NOTICES] = []
-
-
-def _widget(f: Field, disabled: bool, why: str) -> Any:
-    """One control. Its value lives in session state; the default passed to the widget is that same
-    value, so a fresh page never flashes the widget's own default (e.g. its minimum) first. Keyed
-    widgets keep their identity when the default changes (Streamlit's key_as_main_identity)."""
-    key = CFG + f.key if f.key in FIELD else UI + f.key
-    label = f.label or f.key
-    help_text = f"{f.help}  \n`{f.key}` in the URL" + (f"  \n*Disabled: {why}.*" if disabled else "")
-    if f.key == "task":  # one line per task: what it asks, and its baseline
-        help_text += "".join(f"  \n- {tasks.describe(t, _current('seq_len'))}" for t in tasks.TASKS)
-    current = st.session_state.get(key, f.default)
-    common = dict(key=key, help=help_text, disabled=disabled, on_change=_on_change)
-    if f.choices:
-        index = f.choices.index(current) if current in f.choices else 0
-        return st.selectbox(label, f.choices, index=index, **common)
-    if f.kind is bool:
-        return st.toggle(label, value=bool(current), **common)
-    lo = f.lo if f.lo is not None else None
-    hi = f.upper()
-    if f.kind is int:
-        return st.number_input(
-            label,
-            min_value=int(lo) if lo is not None else None,
-            max_value=int(hi) if hi is not None else None,
-            value=int(current),
-            step=1,
-            **common,
-        )
-    if f.lo_open and lo is not None:
-        lo = lo + 1e-9  # strictly above the bound
-    if f.hi_open and hi is not None:
-        hi = hi - 1e-9
-    return st.number_input(
-        label,
-        min_value=float(lo) if lo is not None else None,
-        max_value=float(hi) if hi is not None else None,
-        value=float(current),
-        step=STEP.get(f.key, 0.01),
-        format="%g",
-        **common,
-    )
-
-
-def task_line(task: str, seq_len: Any) -> str:
-    """What the chosen task asks and its baseline at this length (one line under the Task control)."""
-    try:
-        return tasks.describe(task, int(seq_len))
-    except (ValueError, TypeError):  # a value the controls will correct on this run
-        return tasks.describe(FIELD["task"].default, FIELD["seq_len"].default)
-
-
-def preset_picker() -> None:
-    names = ["", *list(PRESETS)]
-    st.session_state.setdefault(UI + PRESET, "")
-    st.selectbox(
-        "Preset",
-        names,
-        key=UI + PRESET,
-        on_change=_load_preset,
-        format_func=lambda n: PRESETS[n].title if n else "— none (defaults) —",
-        help="Load a named configuration into every control. The link keeps its name "
-        "(`preset=` in the URL) and only the settings you change on top of it.",
-    )
-
-
-def controls() -> Screen:
-    """Render the sidebar controls (generated from FIELDS, grouped) and return the resolved view."""
-    hidden = st.session_state.get(_HIDDEN, frozenset())
-    for f in (*FIELDS, *UI_FIELDS):  # make sure every control has a value before it renders
-        key = (CFG if f.key in FIELD else UI) + f.key
-        st.session_state.setdefault(key, f.default)
-    if PRESET not in hidden:
-        preset_picker()
-    fields = (*FIELDS, *UI_FIELDS)
-    for group in GROUPS:
-        shown = [f for f in fields if f.group == group and f.key not in hidden]
-        if not shown:
-            continue
-        with st.expander(group, expanded=EXPANDED.get(group, False)):
-            for f in shown:
-                cond = APPLIES.get(f.key)
-                off = cond is not None and _current(cond[0]) not in cond[1]
-                _widget(f, off, cond[2] if cond else "")
-                if f.key == "task":
-                    st.caption(task_line(_current("task"), _current("seq_len")))
-    locked = [k for k in KEYS if k in hidden]
-    if locked:
-        st.caption("🔒 Set by the link: " + ", ".join(f"`{k}`" for k in locked))
-    return resolve()
-
-
-def resolve() -> Screen:
-    """The run config from the controls' state (lenient: never raises), plus UI settings."""
-    values = {k: _current(k) for k in KEYS}
-    cfg, problems = RunConfig.from_lenient(values)
-    ui = {f.key: st.session_state.get(UI + f.key, f.default) for f in UI_FIELDS}
-    name = st.session_state.get(_BASE)
-    notices = list(st.session_state.get(_NOTICES, [])) + problems
-    return Screen(cfg, ui, name, frozenset(st.session_state.get(_HIDDEN, frozenset())), tuple(notices))
-
-
-# ---- state -> URL ---------------------------------------------------------------------------------
-
-
-def url_params(screen: Screen) -> dict[str, str]:
-    """The URL parameters that describe this view: preset, the changes on top of it, display, hide."""
-    base = PRESETS[screen.preset].config() if screen.preset else RunConfig.from_dict({})
-    out: dict[str, str] = {}
-    if screen.preset:
-        out[PRESET] = screen.preset
-    for key in KEYS:
-        value = getattr(screen.cfg, key)
-        if value != getattr(base, key):
-            out[key] = format_value(value)
-    for f in UI_FIELDS:
-        if screen.ui.get(f.key, f.default) != f.default:
-            out[f.key] = str(screen.ui[f.key])
-    if screen.hidden:
-        out[HIDE] = ",".join(k for k in (PRESET, *KEYS, *UI_FIELD) if k in screen.hidden)
-    return out
-
-
-def write_url(screen: Screen) -> None:
-    """controls -> URL: replace this module's parameters, keep any other page's parameters."""
-    mine = url_params(screen)
-    current = _own_params()
-    if current != mine:
-        others = {k: st.query_params.get_all(k) for k in st.query_params if k not in URL_KEYS}
-        st.query_params.from_dict({**mine, **others})
-    st.session_state[_WRITTEN] = mine
-
-
-def query_string(params: dict[str, str]) -> str:
-    return urlencode(params, safe=",")
-
-
-def base_url() -> str:
-    """The app's address as the browser sees it (no query), or a local fallback."""
-    try:
-        url = st.context.url
-    except Exception:
-        url = None
-    url = (url or "http://localhost:8501/").split("?")[0]
-    return url if urlsplit(url).path else url + "/"  # "http://host:8501" -> "http://host:8501/"
-
-
-def share_url(screen: Screen) -> str:
-    qs = query_string(url_params(screen))
-    return base_url() + ("?" + qs if qs else "")
-
-
-def preset_link_params(name: str) -> dict[str, str]:
-    """Query parameters that open the Lab on a preset: its name and its settings, spelled out so the
-    link still shows (and reproduces) the settings if the preset is edited later."""
-    cfg = PRESETS[name].config()
-    return {
-        PRESET: name,
-        **{k: format_value(getattr(cfg, k)) for k in KEYS if getattr(cfg, k) != default_values()[k]},
-    }
-
-
-# ---- notices and sharing widgets -------------------------------------------------------------------
-
-
-def show_notices(screen: Screen) -> None:
-    if screen.notices:  # the notices repeat the link's values: shown as text, never as Markdown
-        st.warning(
-            "Some settings in the link could not be used as given:\n\n" + bullets(screen.notices), icon="⚠️"
-        )
-
-
-def share_box(screen: Screen) -> None:
-    with st.expander("Share this view", icon=":material/link:"):
-        st.caption(
-            "This link reproduces every setting (the seed included). Copy it with the button "
-            "at the right of the box."
-        )
-        st.code(share_url(screen), language=None, wrap_lines=True)
-        hide = st.multiselect(
-            "Lock controls (hide them for whoever opens the link)",
-            [k for k in (PRESET, *KEYS, *UI_FIELD)],
-            default=sorted(screen.hidden, key=URL_KEYS.index),
-            key="ui.lock",
-            help="Adds `hide=` to the link: those controls are not shown, their values come from the link.",
-        )
-        if set(hide) != set(screen.hidden):
-            locked = Screen(screen.cfg, screen.ui, screen.preset, frozenset(hide))
-            st.caption("Locked link:")
-            st.code(share_url(locked), language=None, wrap_lines=True)
-
-
-def cap_note() -> str:
-    return ", ".join(f"{k} ≤ {cap(k)}" for k in ("seq_len", "hidden", "steps", "batch"))
+__all__ = [
+    "APPLIES",
+    "CFG",
+    "EXPANDED",
+    "HIDE",
+    "PRESET",
+    "STEP",
+    "UI",
+    "UI_FIELD",
+    "UI_FIELDS",
+    "URL_KEYS",
+    "Lock",
+    "Screen",
+    "base_url",
+    "cap_note",
+    "controls",
+    "lock",
+    "parse_url",
+    "preset_link_params",
+    "preset_picker",
+    "query_string",
+    "resolve",
+    "set_controls",
+    "share_box",
+    "share_url",
+    "show_notices",
+    "sync_from_url",
+    "task_line",
+    "url_params",
+    "write_url",
+]

@@ -1,5 +1,5 @@
-"""Widgets the Lab and Compare both draw: a chart, a run's progress, the live panel, the snapshot
-slider, a config in one line."""
+"""Widgets the pages share: a chart, a text-and-chart pair of columns, a run's progress, the live
+panel, the snapshot slider, a config in one line."""
 
 from __future__ import annotations
 
@@ -29,6 +29,11 @@ def plotly_config(filename: str) -> dict:
 def chart(fig, name: str, key: str | None = None) -> None:
     """A Plotly chart whose toolbar saves a PNG named after it."""
     st.plotly_chart(fig, config=plotly_config(f"rnnlab-{name}"), key=key, width="stretch")
+
+
+def text_and_chart(ratio=(1, 1.45)):
+    """Two columns, text then chart: the layout of most Theory sections."""
+    return st.columns(list(ratio), gap="large")
 
 
 def describe(cfg: RunConfig) -> str:

@@ -24,6 +24,7 @@ from .style import (
     GRID,
     MUTED,
     apply_layout,
+    colorbar,
     colour_range,
     display_index,
     fmt_pow10,
@@ -231,14 +232,7 @@ def difference_heatmap(
             hoverongaps=False,
             name="B / A",
             hovertemplate="t=%{y}, k=%{x}<br>B / A = <b>×%{customdata}</b><extra></extra>",
-            colorbar=dict(
-                title=dict(text="B / A", side="top", font=dict(size=11, color=MUTED)),
-                tickvals=vals,
-                ticktext=text,
-                thickness=12,
-                len=0.92,
-                outlinewidth=0,
-            ),
+            colorbar=colorbar("B / A", vals, text, len=0.92),
         )
     )
     L = d.shape[0]

@@ -26,7 +26,7 @@ from .style import (
     LINE,
     MAX_CELLS,
     MUTED,
-    ZERO_COLOUR,
+    colorbar,
     colour_range,
     display_index,
     figure,
@@ -34,6 +34,7 @@ from .style import (
     line_trace,
     log_ticks,
     value_text,
+    zero_overlay,
 )
 
 
@@ -95,27 +96,9 @@ def jacobian_heatmap(
             hovertemplate=HOVER_FINITE.replace("{bound}", bound),
             hoverongaps=False,
             name="log10 norm",
-            colorbar=dict(
-                title=dict(text="norm", side="top", font=dict(size=11, color=MUTED)),
-                tickvals=tickvals,
-                ticktext=ticktext,
-                thickness=12,
-                len=0.92,
-                outlinewidth=0,
-            ),
+            colorbar=colorbar("norm", tickvals, ticktext, len=0.92),
         ),
-        go.Heatmap(
-            z=zeros.astype(np.float32),
-            x=steps,
-            y=steps,
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            name="exactly zero",
-            colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
-            hovertemplate=HOVER_ZERO,
-            hoverongaps=False,
-        ),
+        zero_overlay(zeros, steps, steps, HOVER_ZERO),
     ]
     shapes, annotations = [], []
     line = dict(color="#111827", width=1.2, dash="dash")

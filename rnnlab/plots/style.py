@@ -320,3 +320,32 @@ def value_text(z: np.ndarray) -> np.ndarray:
 def numbers(values: Iterable) -> list[float]:
     """Plain floats (NaN for missing): what a chart's trace should hold, for tests and checks."""
     return [float("nan") if v is None else float(v) for v in values]
+
+
+def colorbar(title: str, tickvals, ticktext, **kw) -> dict:
+    """The colour bar every heatmap shares: a small title on top, labelled ticks, no outline."""
+    return dict(
+        title=dict(text=title, side="top", font=dict(size=11, color=MUTED)),
+        tickvals=tickvals,
+        ticktext=ticktext,
+        thickness=12,
+        outlinewidth=0,
+        **kw,
+    )
+
+
+def zero_overlay(zeros: np.ndarray, x, y, hovertemplate: str) -> go.Heatmap:
+    """Cells whose norm is exactly zero (z = 1 there, NaN elsewhere), drawn in ZERO_COLOUR over a
+    log-scale heatmap, where log10(0) = -inf has no colour of its own."""
+    return go.Heatmap(
+        z=zeros.astype(np.float32),
+        x=x,
+        y=y,
+        zmin=0,
+        zmax=1,
+        showscale=False,
+        name="exactly zero",
+        colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
+        hovertemplate=hovertemplate,
+        hoverongaps=False,
+    )

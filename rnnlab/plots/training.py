@@ -24,7 +24,7 @@ from .style import (
     LINE,
     MUTED,
     SEQUENTIAL,
-    ZERO_COLOUR,
+    colorbar,
     figure,
     int_axis,
     line_mode,
@@ -32,6 +32,7 @@ from .style import (
     log_ticks,
     value_text,
     vline,
+    zero_overlay,
 )
 
 
@@ -255,26 +256,10 @@ def grad_time_figure(
             customdata=value_text(finite),
             hovertemplate=hover,
             hoverongaps=False,
-            colorbar=dict(
-                title=dict(text="norm", side="top", font=dict(size=11, color=MUTED)),
-                tickvals=tickvals,
-                ticktext=ticktext,
-                thickness=12,
-                outlinewidth=0,
-            ),
+            colorbar=colorbar("norm", tickvals, ticktext),
         ),
-        go.Heatmap(
-            z=zeros.astype(np.float32),
-            x=x,
-            y=y,
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            name="exactly zero",
-            colorscale=[[0, ZERO_COLOUR], [1, ZERO_COLOUR]],
-            hovertemplate=f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>exactly zero</b>"
-            "<extra></extra>",
-            hoverongaps=False,
+        zero_overlay(
+            zeros, x, y, f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>exactly zero</b><extra></extra>"
         ),
     ]
     shapes = [

@@ -422,5 +422,6 @@ def test_markdown_in_a_link_is_text_and_the_browser_fetches_nothing(server, page
         page.wait_for_timeout(500)  # an image would have been requested by now
     finally:
         srv.shutdown()
+        srv.server_close()  # the listening socket too, or it is left to the garbage collector
     assert not failures, failures
     assert _Recorder.seen == [], _Recorder.seen

@@ -76,28 +76,35 @@ def page(screen: state.Screen) -> None:
         catalogue()
         return
     i = min(_at(lesson.name), len(lesson.steps))
-    left, right = st.columns([1, 1.9], gap="large")
-    with left:
-        step_panel(lesson, i, screen)
-    with right:
-        lab.at_init(screen)
+    step_panel(lesson, i, screen)
+    st.divider()
+    lab.at_init(screen)  # the Lab's live view, full width as on the Lab page, so its charts read the same
     st.divider()
     lab.training(screen)
 
 
 def step_panel(lesson: Lesson, i: int, screen: state.Screen) -> None:
+    """The step: its text on the left; what to look at, the questions and the buttons on the right."""
     step, count = lesson.steps[i - 1], len(lesson.steps)
     st.markdown(f"# {lesson.title}")
+    st.caption(f"For: {lesson.audience}")
     st.progress(i / count, text=f"Step {i} of {count}")
-    st.markdown(f"### {step.title}")
-    st.markdown(step.text)
-    st.markdown(f"**Look at:** {step.look}")
-    st.markdown("**Questions**\n\n" + "\n".join(f"{n}. {q}" for n, q in enumerate(step.questions, 1)))
-    if step.do:
-        st.markdown("**Then:** " + suggestion(step.do))
-        if step.do == "compare":
-            st.page_link(names.COMPARE.script, label="Open Compare", icon=":material/compare:")
-    changed = step.config().diff(screen.cfg)
+    left, right = st.columns([1.35, 1], gap="large")
+    with left:
+        st.markdown(f"### {step.title}")
+        st.markdown(step.text)
+    with right, st.container(border=True):
+        st.markdown(f"**Look at:** {step.look}")
+        st.markdown("**Questions**\n\n" + "\n".join(f"{n}. {q}" for n, q in enumerate(step.questions, 1)))
+        if step.do:
+            st.markdown("**Then:** " + suggestion(step.do))
+            if step.do == "compare":
+                st.page_link(names.COMPARE.script, label="Open Compare", icon=":material/compare:")
+        buttons(lesson, i, step.config().diff(screen.cfg))
+
+
+def buttons(lesson: Lesson, i: int, changed: dict) -> None:
+    """Previous, Next, and back to the step's settings when the student has moved a control."""
     if changed:
         st.caption(
             "You changed "
@@ -127,7 +134,7 @@ def step_panel(lesson: Lesson, i: int, screen: state.Screen) -> None:
         icon=":material/arrow_forward:",
         on_click=apply,
         args=(lesson, i + 1),
-        disabled=i == count,
+        disabled=i == len(lesson.steps),
         key="lesson.next",
         width="stretch",
         type="primary",

@@ -49,28 +49,29 @@ def free_port() -> int:
 def start_server(env_extra: dict[str, str] | None = None, port: int | None = None):
     port = port or free_port()
     env = {**os.environ, "RNNLAB_MAX_CONCURRENT": "4", **(env_extra or {})}
-    log = open(ARTIFACTS / f"server-{port}.log", "w")  # noqa: SIM115 - open while the server runs
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "app.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-            "--server.headless",
-            "true",
-            "--browser.gatherUsageStats",
-            "false",
-        ],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log = ARTIFACTS / f"server-{port}.log"
+    with open(log, "w") as out:  # the server writes to its own copy of the file descriptor
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "streamlit",
+                "run",
+                "app.py",
+                "--server.port",
+                str(port),
+                "--server.address",
+                "127.0.0.1",
+                "--server.headless",
+                "true",
+                "--browser.gatherUsageStats",
+                "false",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
     url = f"http://127.0.0.1:{port}"
     deadline = time.time() + 90
     while time.time() < deadline:

@@ -5,7 +5,7 @@ Adding a page is one line in ui.names.PAGES; every page reads the same controls 
 
 import streamlit as st
 
-from ui import errors, names, shell, state
+from ui import errors, lesson, names, shell, state
 
 st.set_page_config(
     page_title="RNN Lab", page_icon=":material/blur_on:", layout="wide", initial_sidebar_state="expanded"
@@ -29,6 +29,8 @@ with st.sidebar:
     st.markdown("## RNN Lab")
     st.caption("How gradients flow back through time in a recurrent network.")
     with errors.guard("Controls"):
+        if page.url_path == names.LESSON.url_path:
+            lesson.sync()  # a lesson step's settings, when the URL names a new one
         state.sync_from_url()
         screen = state.controls()
         shell.set_screen(screen)

@@ -1,6 +1,6 @@
 """Command line: `python -m rnnlab run [--preset NAME] [--set KEY=VALUE ...] [--out DIR] [--notebook FILE]`,
-`python -m rnnlab presets`. Bad input exits with status 2 and one line naming the key and what is
-allowed, never a traceback."""
+`python -m rnnlab presets`, `python -m rnnlab tasks`, `python -m rnnlab lessons [NAME]`. Bad input
+exits with status 2 and one line naming the key and what is allowed, never a traceback."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import argparse
 import sys
 import time
 
-from .config import FIELD, ConfigError, RunConfig, shorten
+from .config import FIELD, ConfigError, RunConfig, format_value, shorten
 from .presets import PRESETS, resolve
 
 
@@ -43,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets")
     sub.add_parser("tasks", help="list the tasks: what each asks, and its baseline")
+    les = sub.add_parser("lessons", help="list the lessons, or check one and show its steps' settings")
+    les.add_argument("name", nargs="?", help="a lesson's name: check it and print each step as `run` options")
     return p
 
 
@@ -68,6 +70,37 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
         values.update(PRESETS[name].settings)
     values.update(parse_sets(args.sets))
     return RunConfig.from_dict(values)
+
+
+def lessons(name: str | None) -> int:
+    """List the lessons, or check one and print each step's settings as options of `run`."""
+    from . import lessons as les
+
+    if name is None:
+        status = 0
+        for n in les.names():
+            try:
+                lesson = les.load(n)
+            except les.LessonError as e:  # one broken file does not hide the others
+                print(f"rnnlab: error: {e}", file=sys.stderr)
+                status = 2
+                continue
+            print(f"{n:22s} {lesson.title} ({len(lesson.steps)} steps)")
+        for file in les.ignored():
+            print(f"(ignored: {file}: a lesson's file name is lowercase letters, digits and '-')")
+        return status
+    try:
+        lesson = les.load(name)
+    except les.LessonError as e:
+        print(f"rnnlab: error: {e}", file=sys.stderr)
+        return 2
+    print(f"{lesson.title}\nfor: {lesson.audience}")
+    for i, step in enumerate(lesson.steps, 1):
+        cfg = step.config()
+        sets = " ".join(f"--set {k}={format_value(getattr(cfg, k))}" for k in step.set)
+        preset = f"--preset {step.preset} " if step.preset else ""
+        print(f"{i}. {step.title}\n   run {preset}{sets}".rstrip())
+    return 0
 
 
 class ProgressBar:
@@ -108,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in TASKS:
             print(describe(name, FIELD["seq_len"].default))
         return 0
+    if args.command == "lessons":
+        return lessons(args.name)
     try:
         cfg = config_from_args(args)
     except ConfigError as e:

@@ -23,12 +23,17 @@ LAB = Page("pages/lab.py", "Lab", ":material/science:", "lab")
 PRESETS = Page("pages/presets.py", "Presets", ":material/auto_awesome:", "presets")
 COMPARE = Page("pages/compare.py", "Compare", ":material/compare:", "compare")
 THEORY = Page("pages/theory.py", "Theory", ":material/functions:", "theory")
-PAGES = (LAB, PRESETS, COMPARE, THEORY)  # navigation order; the first is the default page
+LESSON = Page("pages/lesson.py", "Lesson", ":material/school:", "lesson")
+PAGES = (LAB, PRESETS, COMPARE, THEORY, LESSON)  # navigation order; the first is the default page
 
 # ---- training runs: st.session_state slots (ui.runner), harvested by ui.history ---------------------
 SLOT_LAB = "lab.run"
 SLOT_A, SLOT_B = "compare-a", "compare-b"
 SLOT_SOURCES = {SLOT_LAB: "Lab", SLOT_A: "Compare A", SLOT_B: "Compare B"}  # how the history names them
+
+# ---- the Lesson page (rnnlab.lessons) ------------------------------------------------------------------
+LESSON_PARAM, STEP_PARAM = "lesson", "step"  # its URL: lesson=NAME&step=N (1-based)
+LESSON_AT = "lesson.at"  # (name, step) whose settings this session last applied to the controls
 
 # ---- the Compare page -----------------------------------------------------------------------------
 B_PARAM = "b"  # B's changes in the URL: b=clip:1,lr:0.1 (rnnlab.changes)

@@ -175,6 +175,26 @@ def _seed(params: dict[str, str]) -> None:
     st.session_state[_SEEDED_CFG] = cfg
 
 
+def apply_settings(
+    cfg: RunConfig, name: str | None, hidden: frozenset[str], notices: list[str] | tuple[str, ...] = ()
+) -> None:
+    """Settings the app chose itself (a lesson's step): into every control, as a link's would be, and
+    into the URL, so that `sync_from_url` keeps them. Unlike a link's `hide=`, the hidden keys make no
+    lock: the next step hides its own. A lock the session already holds still applies on top."""
+    ui = {f.key: st.session_state.get(UI + f.key, f.default) for f in UI_FIELDS}
+    held = lock()
+    if held is not None:
+        cfg, ui, name = held.apply(cfg, ui, name)
+        hidden = hidden | held.keys
+    set_controls(cfg, ui)
+    st.session_state[_BASE] = name
+    st.session_state[UI + PRESET] = name or ""
+    st.session_state[_HIDDEN] = hidden
+    st.session_state[_NOTICES] = list(notices)
+    st.session_state[_SEEDED_CFG] = cfg
+    write_url(Screen(cfg, ui, name, hidden))
+
+
 def set_controls(cfg: RunConfig, ui: dict[str, Any] | None = None) -> None:
     """Put a config (and UI settings) into every control. Call before the widgets or in a callback."""
     for key in KEYS:

@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: setup run test test-fast lint format typecheck bench browser clean
+.PHONY: setup run test test-fast lint format typecheck bench system browser clean
 
 $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 	python3 -m venv $(VENV)
@@ -14,15 +14,21 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt pyproject.toml
 
 setup: $(VENV)/.installed  ## create .venv and install pinned runtime + test dependencies
 
-browser:  ## the system Chromium the browser tests drive (Debian/Ubuntu package; needs root or sudo)
-	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || \
-	  ( if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
-	    else sudo apt-get update -qq && sudo apt-get install -y -qq chromium; fi )
+system:  ## what the browser and deployment tests need from the system: Debian's chromium and nginx (needs root or sudo)
+	@missing=""; \
+	  command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || missing="chromium"; \
+	  command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	  if [ -n "$$missing" ]; then \
+	    if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq $$missing; \
+	    else sudo apt-get update -qq && sudo apt-get install -y -qq $$missing; fi; \
+	  fi
+
+browser: system  ## the old name of `system`
 
 run: setup  ## start the app on http://localhost:$(PORT)
 	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
 
-test: setup browser lint typecheck  ## lint, type check, then the whole suite: unit, page (AppTest) and browser tests
+test: setup system lint typecheck  ## lint, type check, then the whole suite: unit, page (AppTest), browser and deployment tests
 	$(PY) -m pytest
 
 test-fast: setup  ## everything but the browser tests

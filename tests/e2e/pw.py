@@ -3,7 +3,14 @@ the Plotly charts' data from the page (what the person sees, after Plotly decode
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
 
 # Every rendered Plotly chart: its title and, per trace, type, name and the decoded x, y, z arrays.
 CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
@@ -68,3 +75,49 @@ def exceptions(page) -> int:
 
 def notices(page) -> list[str]:
     return page.locator('[data-testid="stAlert"], [data-testid="stAlertContainer"]').all_inner_texts()
+
+
+# ---- helpers the Lab's tests share (test_browser, test_deploy) ------------------------------------
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def number_input(page, label: str):
+    return page.get_by_role("spinbutton", name=label, exact=True)
+
+
+def main_button(page, name: str):
+    """A button in the page body (not the sidebar, whose "Training" group would also match)."""
+    return (
+        page.locator('[data-testid="stMain"]')
+        .get_by_role("button", name=re.compile(rf"(^|\W|_){name}$"))
+        .first
+    )
+
+
+def final_status(page) -> str | None:
+    body = page.locator("[data-testid='stMain']").first.inner_text()
+    for marker in ("Done:", "Stopped at step", "Diverged at step"):
+        if marker in body:
+            return marker
+    return None
+
+
+def cli_metrics(tmp_path, settings: dict[str, str]) -> pd.DataFrame:
+    out = tmp_path / "cli"
+    args = [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
+    subprocess.run(
+        [sys.executable, "-m", "rnnlab", "run", *args, "--quiet", "--out", str(out)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    return pd.read_csv(out / "metrics.csv")
+
+
+def loss_curve(page) -> np.ndarray:
+    c = chart(page, "loss")
+    assert c is not None, [x["title"] for x in charts(page)]
+    tr = max(c["traces"], key=lambda t: len(t["y"] or []))
+    return np.asarray(tr["y"], dtype=float)

@@ -4,18 +4,28 @@ from __future__ import annotations
 
 import http.server
 import re
-import subprocess
-import sys
 import threading
 import time
 from typing import ClassVar
 from urllib.parse import parse_qs, quote
 
 import numpy as np
-import pandas as pd
 import pytest
-from conftest import ARTIFACTS, PIDS, ROOT, rss_mb, start_server
-from pw import chart, charts, exceptions, heatmap_signature, notices, wait_for, wait_idle
+from conftest import ARTIFACTS, PIDS, rss_mb, start_server
+from pw import (
+    chart,
+    charts,
+    cli_metrics,
+    exceptions,
+    final_status,
+    heatmap_signature,
+    loss_curve,
+    main_button,
+    notices,
+    number_input,
+    wait_for,
+    wait_idle,
+)
 
 TINY = "seq_len=20&hidden=8&steps=15&snapshots=2"
 
@@ -32,50 +42,9 @@ def query(page) -> dict[str, str]:
     return {k: v[-1] for k, v in parse_qs(search.lstrip("?")).items()}
 
 
-def number_input(page, label: str):
-    return page.get_by_role("spinbutton", name=label, exact=True)
-
-
-def main_button(page, name: str):
-    """A button in the page body (not the sidebar, whose "Training" group would also match)."""
-    return (
-        page.locator('[data-testid="stMain"]')
-        .get_by_role("button", name=re.compile(rf"(^|\W|_){name}$"))
-        .first
-    )
-
-
 def train_and_wait(page, timeout: float = 180.0) -> str:
     main_button(page, "Train").click()
-    return wait_for(lambda: _final_status(page), timeout, poll=0.25, what="training to finish")
-
-
-def _final_status(page) -> str | None:
-    body = page.locator("[data-testid='stMain']").first.inner_text()
-    for marker in ("Done:", "Stopped at step", "Diverged at step"):
-        if marker in body:
-            return marker
-    return None
-
-
-def cli_metrics(tmp_path, settings: dict[str, str]) -> pd.DataFrame:
-    out = tmp_path / "cli"
-    args = [a for k, v in settings.items() for a in ("--set", f"{k}={v}")]
-    subprocess.run(
-        [sys.executable, "-m", "rnnlab", "run", *args, "--quiet", "--out", str(out)],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    return pd.read_csv(out / "metrics.csv")
-
-
-def loss_curve(page) -> np.ndarray:
-    c = chart(page, "loss")
-    assert c is not None, [x["title"] for x in charts(page)]
-    tr = max(c["traces"], key=lambda t: len(t["y"] or []))
-    return np.asarray(tr["y"], dtype=float)
+    return wait_for(lambda: final_status(page), timeout, poll=0.25, what="training to finish")
 
 
 # ---- the Lab -------------------------------------------------------------------------------------
@@ -145,7 +114,7 @@ def test_stop_keeps_what_was_trained(server, page):
     # a run stopped before its first update has no loss curve to keep
     wait_for(lambda: re.search(r"Training: step [1-9]", page.content()), 120, what="the first update")
     main_button(page, "Stop").click()
-    assert wait_for(lambda: _final_status(page), 60, what="the run to stop") == "Stopped at step"
+    assert wait_for(lambda: final_status(page), 60, what="the run to stop") == "Stopped at step"
     wait_idle(page)
     assert len(loss_curve(page)) >= 1
     assert exceptions(page) == 0
@@ -244,7 +213,7 @@ def test_eight_sessions_train_at_once_and_each_sees_its_own_numbers(server, brow
     for _, pg, _ in sessions:  # start all, then wait: they overlap on the server
         main_button(pg, "Train").click()
     for i, (ctx, pg, settings) in enumerate(sessions):
-        assert wait_for(lambda pg=pg: _final_status(pg), 300, poll=0.5, what=f"session {i}") == "Done:"
+        assert wait_for(lambda pg=pg: final_status(pg), 300, poll=0.5, what=f"session {i}") == "Done:"
         wait_idle(pg)
         ours = loss_curve(pg)
         ref = cli_metrics(tmp_path / str(i), settings)
@@ -351,7 +320,7 @@ def test_a_heavy_run_stopped_mid_snapshot_ends_and_keeps_what_it_recorded(server
     page.wait_for_timeout(1000)
     t = time.perf_counter()
     main_button(page, "Stop").click()
-    assert wait_for(lambda: _final_status(page), 60, what="the run to stop") == "Stopped at step"
+    assert wait_for(lambda: final_status(page), 60, what="the run to stop") == "Stopped at step"
     took = time.perf_counter() - t
     wait_idle(page)
     assert len(loss_curve(page)) >= 1  # what was trained is kept and drawn

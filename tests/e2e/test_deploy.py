@@ -25,8 +25,18 @@ from urllib.parse import urlencode
 import numpy as np
 import pytest
 from conftest import ARTIFACTS, ROOT, free_port, start_server
-from pw import chart, exceptions, heatmap_signature, wait_for, wait_idle
-from test_browser import _final_status, cli_metrics, loss_curve, main_button, number_input
+from pw import (
+    chart,
+    cli_metrics,
+    exceptions,
+    final_status,
+    heatmap_signature,
+    loss_curve,
+    main_button,
+    number_input,
+    wait_for,
+    wait_idle,
+)
 
 sys.path.insert(0, str(ROOT / "deploy"))
 from render_nginx import render
@@ -208,7 +218,7 @@ def test_replicas_behind_nginx_keep_sessions_apart_and_lose_only_a_dead_replicas
     for _, pg, _ in sessions:  # start all, then wait: they overlap on the replicas
         main_button(pg, "Train").click()
     for i, (_, pg, settings) in enumerate(sessions):
-        assert wait_for(lambda pg=pg: _final_status(pg), 300, poll=0.5, what=f"session {i}") == "Done:"
+        assert wait_for(lambda pg=pg: final_status(pg), 300, poll=0.5, what=f"session {i}") == "Done:"
         wait_idle(pg)
         ref = cli_metrics(tmp_path / str(i), settings)
         np.testing.assert_allclose(loss_curve(pg), ref.groupby("step").seq_loss.first().to_numpy(), rtol=1e-5)

@@ -120,6 +120,16 @@ def _x(v: float) -> str:
 # ---- claims about one configuration ---------------------------------------------------------------
 
 
+def _in(v: float, lo: float | None, hi: float | None) -> bool:
+    return math.isfinite(v) and (lo is None or v >= lo) and (hi is None or v <= hi)
+
+
+def _range_words(lo: float | None, hi: float | None, unit: str = "") -> str:
+    if lo is not None and hi is not None:
+        return f"between {unit}{lo:g} and {unit}{hi:g}"
+    return f"at least {unit}{lo:g}" if lo is not None else f"at most {unit}{hi:g}"
+
+
 @dataclass(frozen=True)
 class PerStep:
     """The per-step factor the Lab reads, at initialisation (when="init") or after training ("end"),
@@ -132,19 +142,11 @@ class PerStep:
     @property
     def words(self) -> str:
         when = "at initialisation" if self.when == "init" else "after training"
-        rng = (
-            f"between ×{self.lo:g} and ×{self.hi:g}"
-            if self.lo is not None and self.hi is not None
-            else f"at least ×{self.lo:g}"
-            if self.lo is not None
-            else f"at most ×{self.hi:g}"
-        )
-        return f"per step back {when}: {rng}"
+        return f"per step back {when}: {_range_words(self.lo, self.hi, '×')}"
 
     def check(self, ev: Evidence) -> Check:
         f = ev.init_factor if self.when == "init" else ev.end_factor
-        ok = math.isfinite(f) and (self.lo is None or f >= self.lo) and (self.hi is None or f <= self.hi)
-        return Check(ok, self.words, _x(f))
+        return Check(_in(f, self.lo, self.hi), self.words, _x(f))
 
 
 @dataclass(frozen=True)
@@ -157,18 +159,11 @@ class Within:
 
     @property
     def words(self) -> str:
-        lo, hi = self.lo, self.hi
-        rng = (
-            f"between {lo:g} and {hi:g}"
-            if lo is not None and hi is not None
-            else (f"at least {lo:g}" if lo is not None else f"at most {hi:g}")
-        )
-        return f"{METRICS[self.metric]}: {rng}"
+        return f"{METRICS[self.metric]}: {_range_words(self.lo, self.hi)}"
 
     def check(self, ev: Evidence) -> Check:
         v = ev.value(self.metric)
-        ok = math.isfinite(v) and (self.lo is None or v >= self.lo) and (self.hi is None or v <= self.hi)
-        return Check(ok, self.words, f"{v:.3g}")
+        return Check(_in(v, self.lo, self.hi), self.words, f"{v:.3g}")
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """Real-browser fixtures: a Streamlit server on a free port and the system Chromium via Playwright.
 
-Chromium comes from the system packages (`make browser` installs Debian's `chromium`); no browser is
+Chromium comes from the system packages (`make system` installs Debian's `chromium`); no browser is
 ever downloaded at test time. When CI=true a missing browser fails the run instead of skipping it.
 """
 
@@ -123,14 +123,19 @@ def server():
         proc.kill()
 
 
+def missing_tool(name: str, package: str) -> None:
+    """A system tool a test needs is not installed: skip here, fail in CI (where it must run)."""
+    msg = f"{name} is not installed (run `make system`, or apt-get install {package})"
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(msg + "; CI requires the tests that use it to run")
+    pytest.skip(msg)
+
+
 @pytest.fixture(scope="session")
 def browser():
     path = chromium_path()
     if path is None:
-        msg = "Chromium is not installed (run `make browser`, or apt-get install chromium)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + "; CI requires the browser tests to run")
-        pytest.skip(msg)
+        missing_tool("Chromium", "chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

@@ -24,7 +24,7 @@ from urllib.parse import urlencode
 
 import numpy as np
 import pytest
-from conftest import ARTIFACTS, ROOT, free_port, start_server
+from conftest import ARTIFACTS, ROOT, free_port, missing_tool, start_server
 from pw import (
     chart,
     cli_metrics,
@@ -121,10 +121,7 @@ class Cluster:
 def cluster():
     nginx = nginx_path()
     if nginx is None:
-        msg = "nginx is not installed (run `make system`, or apt-get install nginx)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(msg + "; CI requires the deployment test to run")
-        pytest.skip(msg)
+        missing_tool("nginx", "nginx")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     # nginx's prefix: pid, logs and temporary files. Readable by the worker processes, which drop
     # root to nobody when the test runs as root (pytest's tmp_path is root's alone).

@@ -116,8 +116,13 @@ def cli_metrics(tmp_path, settings: dict[str, str]) -> pd.DataFrame:
     return pd.read_csv(out / "metrics.csv")
 
 
-def loss_curve(page) -> np.ndarray:
-    c = chart(page, "loss")
+def loss_curve(page, timeout: float = 30.0) -> np.ndarray:
+    """The loss chart's longest trace. Plotly draws a chart after Streamlit has sent it (eight pages
+    at once can take seconds), so the chart is waited for rather than read at once."""
+    try:
+        c = wait_for(lambda: chart(page, "loss"), timeout, what="the loss chart")
+    except TimeoutError:
+        c = None
     assert c is not None, [x["title"] for x in charts(page)]
     tr = max(c["traces"], key=lambda t: len(t["y"] or []))
     return np.asarray(tr["y"], dtype=float)

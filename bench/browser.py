@@ -3,7 +3,10 @@ the spectral radius to the new heatmap, at the default size (T=100, H=64, spectr
 
 Both are measured side by side in this process against the time the same browser takes to show the
 app's first element (the page title), so the printed ratios drift less than the absolute times on a
-shared machine. Run: python bench/browser.py [--repeats 5]
+shared machine. Also printed: the server's CPU seconds per rho change (its process tree's own
+counters read before the change and once the new heatmap is drawn; uncached seeds) beside the CPU
+of the exact rms and spectral heatmaps alone at the default size, measured in this process.
+Run: python bench/browser.py [--repeats 5]
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, start_server  # noqa: E402
+from conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, cpu_s, start_server  # noqa: E402
 from pw import heatmap_signature, wait_for  # noqa: E402
 
 
@@ -29,7 +32,7 @@ def main() -> None:
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     proc, url = start_server()
-    first_el, to_heatmap, to_redraw = [], [], []
+    first_el, to_heatmap, to_redraw, change_cpu = [], [], [], []
     try:
         with sync_playwright() as p:
             b = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
@@ -45,22 +48,51 @@ def main() -> None:
                 before = heatmap_signature(page)
                 box = page.get_by_role("spinbutton", name="Spectral radius rho")
                 box.fill(f"{0.8 + 0.01 * i:.2f}")
-                t3 = time.perf_counter()
+                t3, c3 = time.perf_counter(), cpu_s(proc.pid)
                 box.press("Enter")
                 wait_for(lambda page=page, before=before: (s := heatmap_signature(page)) and s != before)
-                t4 = time.perf_counter()
+                t4, c4 = time.perf_counter(), cpu_s(proc.pid)
                 if i > 0:  # the first round warms the server's imports
                     first_el.append(t1 - t0)
                     to_heatmap.append(t2 - t0)
                     to_redraw.append(t4 - t3)
+                    change_cpu.append(c4 - c3)
                 ctx.close()
             b.close()
     finally:
         proc.terminate()
-    fe, hm, rd = (statistics.median(x) for x in (first_el, to_heatmap, to_redraw))
+    fe, hm, rd, cc = (statistics.median(x) for x in (first_el, to_heatmap, to_redraw, change_cpu))
+    rms, spectral = engine_cpu()
     print(f"median of {args.repeats}: first element {fe * 1e3:.0f} ms")
     print(f"open Lab URL -> heatmap drawn: {hm * 1e3:.0f} ms  ({hm / fe:.2f}x the first element)")
     print(f"rho change -> new heatmap drawn: {rd * 1e3:.0f} ms  ({rd / fe:.2f}x the first element)")
+    print(
+        f"server CPU per rho change: {cc:.3f} s  (the exact heatmap alone, one thread: rms {rms:.3f} s, "
+        f"spectral {spectral:.3f} s; the change costs {cc / rms:.1f}x rms)"
+    )
+
+
+def engine_cpu(repeats: int = 5) -> tuple[float, float]:
+    """Median CPU seconds of the rms and spectral heatmaps at the default size, on one thread."""
+    import torch
+
+    from rnnlab.config import RunConfig
+    from rnnlab.jacobian import heatmap
+    from rnnlab.snapshots import step_jacobians
+    from rnnlab.train import setup
+
+    torch.set_num_threads(1)
+    s = setup(RunConfig())
+    J, _ = step_jacobians(s.model, s.probe_x)
+    out = []
+    for norm in ("rms", "spectral"):
+        times = []
+        for _ in range(repeats):
+            c0 = time.process_time()
+            heatmap(J, norm=norm)
+            times.append(time.process_time() - c0)
+        out.append(statistics.median(times))
+    return out[0], out[1]
 
 
 if __name__ == "__main__":

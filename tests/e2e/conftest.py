@@ -94,19 +94,42 @@ def _popen_streamlit(port: int, env: dict[str, str], out) -> subprocess.Popen:
 PIDS: dict[str, int] = {}  # server url -> its process id (memory checks read /proc/<pid>)
 
 
-def rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (training and view children), in MB."""
-    total, todo = 0.0, [pid]
+def _tree(pid: int) -> list[int]:
+    """A process and its live descendants (training and view children)."""
+    out, todo = [], [pid]
     while todo:
         p = todo.pop()
+        out.append(p)
         try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
             for task in Path(f"/proc/{p}/task").iterdir():
                 todo += [int(c) for c in (task / "children").read_text().split()]
         except (FileNotFoundError, ProcessLookupError, PermissionError):
             continue
+    return out
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of a process and all its descendants, in MB."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) / 1024
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+    return total
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants (its own counters)."""
+    total = 0.0
+    for p in _tree(pid):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, PermissionError):
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime
     return total
 
 

@@ -1,0 +1,120 @@
+"""A class on one server: N browser sessions (one Chromium, N contexts) at once, each opening a shared
+preset link and then moving rho several times on its own seed, as students do.
+
+Prints p50/p95 of the time from a rho change to the new heatmap drawn, the server's CPU seconds per
+change (its process tree's own counters, /proc/<pid>/stat, read around the whole change phase and
+divided by the number of changes) beside the same figure for one session alone, and resident memory
+per session. The one-session figures are measured first in the same process, so the ratios say what
+the load costs whatever the machine's state. Run: python bench/class_load.py [--sessions 10]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "e2e"))
+
+from conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, cpu_s, rss_mb, start_server  # noqa: E402
+from pw import HEATMAP_SIGNATURE_JS  # noqa: E402
+
+PRESET = "vanishing-tanh"
+
+
+async def until(page, pred_js: str, arg=None, timeout: float = 180.0) -> None:
+    await page.wait_for_function(pred_js, arg=arg, timeout=timeout * 1000, polling=50)
+
+
+async def signature(page) -> str | None:
+    return await page.evaluate(HEATMAP_SIGNATURE_JS)
+
+
+async def student(browser, url: str, seed: int, changes: int, redraws: list[float], ready, go) -> None:
+    """Open the preset link, wait for the heatmap, then (once every student is ready) move rho."""
+    ctx = await browser.new_context(viewport={"width": 1500, "height": 1000})
+    page = await ctx.new_page()
+    await page.goto(f"{url}/?preset={PRESET}&seed={seed}")
+    await until(page, f"() => ({HEATMAP_SIGNATURE_JS})() !== null")
+    ready.set_result(None) if not ready.done() else None
+    await go
+    box = page.get_by_role("spinbutton", name="Spectral radius rho")
+    for i in range(changes):
+        before = await signature(page)
+        await box.fill(f"{0.70 + 0.03 * i + 0.001 * seed:.3f}")
+        t0 = time.perf_counter()
+        await box.press("Enter")
+        await until(page, f"(b) => {{ const s = ({HEATMAP_SIGNATURE_JS})(); return s && s !== b; }}", before)
+        redraws.append(time.perf_counter() - t0)
+    await ctx.close()
+
+
+async def phase(browser, url: str, pid: int, sessions: int, changes: int, seed0: int) -> dict[str, float]:
+    """sessions students at once; returns the change phase's figures."""
+    loop = asyncio.get_running_loop()
+    readies = [loop.create_future() for _ in range(sessions)]
+    go: asyncio.Future = loop.create_future()
+    redraws: list[float] = []
+    rss0 = rss_mb(pid)
+    tasks = [
+        asyncio.create_task(student(browser, url, seed0 + s, changes, redraws, readies[s], go))
+        for s in range(sessions)
+    ]
+    await asyncio.gather(*readies)
+    rss_open = rss_mb(pid)
+    cpu0, t0 = cpu_s(pid), time.perf_counter()
+    go.set_result(None)
+    await asyncio.gather(*tasks)
+    cpu1, wall = cpu_s(pid), time.perf_counter() - t0
+    q = statistics.quantiles(redraws, n=20, method="inclusive") if len(redraws) > 1 else redraws * 19
+    return {
+        "p50": statistics.median(redraws),
+        "p95": q[18],
+        "cpu_per_change": (cpu1 - cpu0) / len(redraws),
+        "server_busy": (cpu1 - cpu0) / wall,  # cores' worth of CPU the server used during the phase
+        "mb_per_session": (rss_open - rss0) / sessions,
+    }
+
+
+async def main_async(args) -> None:
+    from playwright.async_api import async_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    proc, url = start_server()
+    try:
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+            await phase(browser, url, proc.pid, 1, 1, 900)  # warm the server's imports and caches
+            one = await phase(browser, url, proc.pid, 1, args.changes, 1000)
+            many = await phase(browser, url, proc.pid, args.sessions, args.changes, 2000)
+            await browser.close()
+    finally:
+        proc.terminate()
+    cores = os.cpu_count()
+    print(f"preset {PRESET}, {args.changes} rho changes per session, uncached seeds, {cores} cores")
+    for name, r in (("1 session", one), (f"{args.sessions} sessions", many)):
+        print(
+            f"{name:>12}: redraw p50 {r['p50'] * 1e3:.0f} ms, p95 {r['p95'] * 1e3:.0f} ms; "
+            f"server CPU {r['cpu_per_change']:.3f} s per change (busy {r['server_busy']:.2f} cores); "
+            f"{r['mb_per_session']:.1f} MB resident per session"
+        )
+    print(
+        f"load costs x{many['p50'] / one['p50']:.2f} at p50 (x{many['p95'] / one['p95']:.2f} at p95); "
+        f"CPU per change x{many['cpu_per_change'] / one['cpu_per_change']:.2f}"
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sessions", type=int, default=10)
+    ap.add_argument("--changes", type=int, default=5)
+    asyncio.run(main_async(ap.parse_args()))
+
+
+if __name__ == "__main__":
+    main()

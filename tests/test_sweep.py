@@ -275,3 +275,36 @@ def test_decay_rate_changes_sign_where_the_mean_field_says():
     assert 1.3 < g_star < 1.7
     assert len(crossings) == 1, f"one sign change expected, got {crossings}"
     assert abs(crossings[0] - g_star) <= 0.1 * g_star, (crossings, g_star)
+
+
+# ---- the command line ------------------------------------------------------------------------------
+
+
+def test_cli_sweep_writes_and_resumes(tmp_path, capsys):
+    from rnnlab.cli import main
+
+    args = ["sweep", "--set", "hidden=12", "--set", "seq_len=20", "--axis", "rho=0.5,2", "--workers", "1"]
+    assert main([*args, "--out", str(tmp_path), "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "2/2 cells" in out and "table.csv" in out
+    table = load_sweep(tmp_path).table
+    assert list(table.rho) == [0.5, 2.0] and (table.status == "ok").all()
+    assert main([*args, "--out", str(tmp_path), "--quiet"]) == 0
+    assert "2 already done" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--axis", "rho=0.5:20:4"], "rnnlab: error: rho: 20 is out of range"),
+        (["--axis", "rho=1,2", "--metric", "accuracy"], "rnnlab: error: metric: 'accuracy' is unknown"),
+        (["--axis", "rho=1", "--axis", "act=tanh", "--axis", "lr=1", "--axis", "leak=0"], "1 to 3 axes"),
+        (["--set", "tbptt=50", "--axis", "seq_len=20,100"], "rnnlab: error: tbptt: in the cell seq_len=20"),
+    ],
+)
+def test_cli_sweep_one_line_errors(extra, message, capsys):
+    from rnnlab.cli import main
+
+    assert main(["sweep", *extra]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1 and "Traceback" not in err

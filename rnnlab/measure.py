@@ -60,3 +60,14 @@ def drive_variance(a: Analysis) -> float:
     x = np.asarray(a.probe_x, dtype=float)  # (L, I)
     drive = x @ np.asarray(a.weights["W_xh"], float).T + np.asarray(a.weights["b_h"], float)  # (L, H)
     return float(np.mean(drive**2))
+
+
+def drive_variance_of(cfg: RunConfig) -> float:
+    """drive_variance for a config, from its probe and input weights alone (no heatmap): rho and act
+    do not change it (W_xh is drawn the same way whatever they are)."""
+    from .train import setup
+
+    s = setup(cfg)
+    x = s.probe_x[:, 0].double().numpy()  # (L, I)
+    drive = x @ s.model.W_xh.detach().double().numpy().T + s.model.b_h.detach().double().numpy()
+    return float(np.mean(drive**2))

@@ -693,3 +693,129 @@ def load_sweep(out: str | Path) -> SweepResult:
     ok = sum(r.status == "ok" for r in rows)
     prog = Progress(len(rows), len(rows) - ok, sweep.size, 0, 0)
     return SweepResult(sweep, rows, prog, False, "folder")
+
+
+# ---- the phase diagram's data ----------------------------------------------------------------------
+
+
+@dataclass
+class PhaseGrid:
+    """One metric column of a sweep on its first two axes, averaged over seeds (and over a third axis'
+    value `fixed`): z[i, j] at y = y_values[i], x = x_values[j]. One axis: a single row."""
+
+    column: str
+    x_key: str
+    x_values: tuple[Any, ...]
+    y_key: str | None
+    y_values: tuple[Any, ...]
+    z: np.ndarray  # (ny, nx) mean over the finished seeds; NaN where none finished
+    n: np.ndarray  # (ny, nx) finished seeds (ok rows with a finite value)
+    seeds: int  # planned seeds per cell
+
+
+def phase_grid(
+    sweep: Sweep, rows: Iterable[Row], column: str, fixed: dict[str, Any] | None = None
+) -> PhaseGrid:
+    """The grid a diagram draws: x = the first numeric of the first two axes (else the first axis),
+    y = the other one. `fixed` picks the third axis' value (default its first)."""
+    axes = list(sweep.axes[:2])
+    if len(axes) == 2 and not axes[0].numeric and axes[1].numeric:
+        axes.reverse()  # rho across, act down: the numeric axis is the x axis
+    xa, ya = axes[0], (axes[1] if len(axes) > 1 else None)
+    third = {a.key: (fixed or {}).get(a.key, a.values[0]) for a in sweep.axes[2:]}
+    yv: tuple[Any, ...] = ya.values if ya is not None else (None,)
+    total, n = np.zeros((len(yv), len(xa.values))), np.zeros((len(yv), len(xa.values)), dtype=int)
+    xi = {v: j for j, v in enumerate(xa.values)}
+    yi = {v: i for i, v in enumerate(yv)}
+    for r in rows:
+        v = r.metrics.get(column, math.nan)
+        if r.status != "ok" or not math.isfinite(v) or any(r.values[k] != w for k, w in third.items()):
+            continue
+        i, j = yi[r.values[ya.key]] if ya is not None else 0, xi[r.values[xa.key]]
+        total[i, j] += v
+        n[i, j] += 1
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = np.where(n > 0, total / np.maximum(n, 1), np.nan)
+    return PhaseGrid(column, xa.key, xa.values, ya.key if ya else None, yv, z, n, sweep.seeds)
+
+
+@dataclass(frozen=True)
+class TheoryLine:
+    """A line on the diagram: points (x value, y index; y index may be fractional), and what it assumes."""
+
+    name: str
+    x: tuple[float, ...]
+    y: tuple[float, ...]  # row index coordinates (i - 0.5 .. i + 0.5 spans row i)
+    note: str
+
+
+MF_NOTE = (
+    "mean field, χ = 1: a vanilla cell with W_hh entries N(0, ρ²/H) (ρ read as the gain g), many units, "
+    "the measured input drive s² treated as Gaussian and steady; it predicts the mean-square growth per step"
+)
+ZERO_NOTE = "measured zero: where the seed-averaged decay rate changes sign along ρ, linearly interpolated"
+XI_NOTE = (
+    "depth scale ξ = 1/|ln χ| (Schoenholz et al. 2017): a random network trains while its depth, here T, "
+    "is below about 6ξ; it assumes the same things as the χ = 1 line, and the RNN reuses one W_hh, so it "
+    "is a guide, not a bound"
+)
+XI_DEPTHS = 6.0
+
+
+def _row_config(sweep: Sweep, grid: PhaseGrid, i: int) -> RunConfig:
+    changes = {grid.y_key: grid.y_values[i]} if grid.y_key is not None else {}
+    return sweep.base.replace(**changes)
+
+
+def mean_field_applies(cfg: RunConfig) -> bool:
+    return cfg.cell == "rnn" and cfg.init == "gaussian"
+
+
+def critical_line(sweep: Sweep, grid: PhaseGrid) -> TheoryLine | None:
+    """The mean field's chi = 1 in each row, when x is rho and the row's network is a vanilla cell with
+    a gaussian W_hh (the theory's assumptions); None otherwise."""
+    from . import measure, theory
+
+    if grid.x_key != "rho":
+        return None
+    xs, ys = [], []
+    for i in range(len(grid.y_values)):
+        cfg = _row_config(sweep, grid, i)
+        if not mean_field_applies(cfg):
+            continue
+        g = theory.critical_rho(cfg.act, measure.drive_variance_of(cfg), cfg.leak)
+        if math.isfinite(g):
+            xs += [g, g, math.nan]
+            ys += [i - 0.5, i + 0.5, math.nan]
+    return TheoryLine("mean field χ = 1", tuple(xs), tuple(ys), MF_NOTE) if xs else None
+
+
+def measured_zero_line(grid: PhaseGrid) -> TheoryLine | None:
+    """Where the seed-averaged metric changes sign along x, row by row (for the decay rate)."""
+    if FIELD[grid.x_key].kind not in (int, float):
+        return None
+    xs, ys = [], []
+    for i in range(len(grid.y_values)):
+        for x0 in zero_crossings([float(v) for v in grid.x_values], grid.z[i]):
+            xs += [x0, x0, math.nan]
+            ys += [i - 0.5, i + 0.5, math.nan]
+    return TheoryLine("measured zero", tuple(xs), tuple(ys), ZERO_NOTE) if xs else None
+
+
+def xi_line(sweep: Sweep, grid: PhaseGrid) -> TheoryLine | None:
+    """T = 6 xi(rho) across a rho x seq_len diagram (vanilla, gaussian); None when it does not apply."""
+    from . import measure, theory
+
+    if grid.x_key != "rho" or grid.y_key != "seq_len" or len(grid.y_values) < 2:
+        return None
+    cfg = sweep.base
+    if not mean_field_applies(cfg):
+        return None
+    s2 = measure.drive_variance_of(cfg)
+    lo, hi = float(grid.x_values[0]), float(grid.x_values[-1])
+    rhos = np.linspace(min(lo, hi), max(lo, hi), 200)
+    T = [XI_DEPTHS / abs(2 * theory.mean_field(cfg.act, float(r), s2, cfg.leak).slope_ln) for r in rhos]
+    seq = [float(v) for v in grid.y_values]
+    order = np.argsort(seq)
+    idx = np.interp(T, np.asarray(seq)[order], np.arange(len(seq))[order], left=math.nan, right=math.nan)
+    return TheoryLine(f"T = {XI_DEPTHS:g} ξ", tuple(map(float, rhos)), tuple(map(float, idx)), XI_NOTE)

@@ -308,3 +308,56 @@ def test_cli_sweep_one_line_errors(extra, message, capsys):
     assert main(["sweep", *extra]) == 2
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+# ---- the phase diagram -----------------------------------------------------------------------------
+
+
+def test_phase_grid_and_figure():
+    from rnnlab.plots import phase_figure
+    from rnnlab.sweep import Row, critical_line, measured_zero_line, phase_grid, xi_line
+
+    sw = Sweep.build(RunConfig(steps=0, hidden=16, seq_len=20), ["act=tanh,relu", "rho=0.5,1,2"], seeds=2)
+    rows = [
+        Row({"act": a, "rho": r, "seed": s}, {"decay_rate": r - 1.0 + 0.1 * s + (a == "relu")})
+        for a in ("tanh", "relu")
+        for r in (0.5, 1.0, 2.0)
+        for s in (0, 1)
+    ]
+    rows[-1] = Row(rows[-1].values, {}, "failed", "lost")  # relu, rho=2, seed 1: not averaged in
+    grid = phase_grid(sw, rows, "decay_rate")
+    assert grid.x_key == "rho" and grid.y_key == "act"  # the numeric axis goes across
+    np.testing.assert_allclose(grid.z, [[-0.45, 0.05, 1.05], [0.55, 1.05, 2.0]])
+    assert grid.n.tolist() == [[2, 2, 2], [2, 2, 1]]
+    zero = measured_zero_line(grid)
+    assert zero is not None and zero.x[0] == pytest.approx(0.5 + 0.5 * 0.45 / 0.5)  # tanh row only
+    assert len([x for x in zero.x if not math.isnan(x)]) == 2
+    crit = critical_line(sw, grid)
+    s2 = measure.drive_variance_of(sw.base)
+    assert crit is not None and crit.x[0] == pytest.approx(critical_rho("tanh", s2))
+    assert crit.x[3] == pytest.approx(math.sqrt(2))  # relu: chi = g^2 / 2 whatever the drive
+    assert xi_line(sw, grid) is None  # y is not seq_len
+    assert critical_line(Sweep.build(RunConfig(init="orthogonal"), ["rho=1,2"]), grid) is None
+    fig = phase_figure(grid, [crit, zero])
+    assert [t.type for t in fig.data] == ["heatmap", "scatter", "scatter"]
+    assert fig.data[0].customdata[1][2][2] == "2 (mean of 1/2 seeds)"
+    # a line's x value lands between the cell indices of its neighbouring values
+    assert fig.data[1].x[3] == pytest.approx(1 + (math.sqrt(2) - 1) / 1)
+
+
+def test_xi_line_on_a_rho_by_seq_len_diagram():
+    from rnnlab.sweep import phase_grid, xi_line
+
+    sw = Sweep.build(RunConfig(steps=0, hidden=16), ["rho=0.5:1.5:5", "seq_len=10,40,160"])
+    line = xi_line(sw, phase_grid(sw, [], "decay_rate"))
+    assert line is not None
+    s2 = measure.drive_variance_of(sw.base)
+    finite = 0
+    for r, y in zip(line.x, line.y):
+        T = 6 / abs(math.log(theory.mean_field("tanh", r, s2).chi))  # 6 xi, the oracle
+        if 10 <= T <= 160:  # index coordinates on the 10, 40, 160 axis
+            assert y == pytest.approx((T - 10) / 30 if T < 40 else 1 + (T - 40) / 120)
+            finite += 1
+        else:
+            assert math.isnan(y)
+    assert finite > 10

@@ -521,7 +521,9 @@ def backend_for(address: str | None = None, workers: int | None = None) -> Backe
 
 
 class Admission(Protocol):
-    """A fair queue each cell waits in before it is submitted (the app's training gate)."""
+    """A fair queue each cell waits in before it is submitted (the app's training gate). acquire
+    returns False when `cancelled()` turned true while waiting; the sweep then collects finished
+    cells (releasing their turns) and queues again."""
 
     def acquire(self, cancelled: Callable[[], bool]) -> bool: ...
 
@@ -608,7 +610,8 @@ def run_sweep(
                 break
             lost: list[Cell] = []
             while todo and len(pending) < be.slots:
-                if admission is not None and not admission.acquire(stop):
+                # Wait for a turn, but not past a finished cell: its result (and its turn) must go back.
+                if admission is not None and not admission.acquire(lambda: stop() or _any_done(pending)):
                     break
                 cell = todo.pop(0)
                 try:
@@ -651,6 +654,10 @@ def run_sweep(
     if table is not None and not cancelled and prog.done == prog.total:
         table.write(frame_rows(sweep, rows))  # the finished table, in the sweep's order
     return SweepResult(sweep, rows, prog, cancelled, be.name)
+
+
+def _any_done(pending: dict[Future, Cell]) -> bool:
+    return any(f.done() for f in pending)
 
 
 def _shutdown(ex: Executor, wait: bool) -> None:
@@ -750,12 +757,12 @@ class TheoryLine:
 
 
 MF_NOTE = (
-    "mean field, χ = 1: a vanilla cell with W_hh entries N(0, ρ²/H) (ρ read as the gain g), many units, "
+    "a vanilla cell with W_hh entries N(0, ρ²/H) (ρ read as the gain g), many units, "
     "the measured input drive s² treated as Gaussian and steady; it predicts the mean-square growth per step"
 )
-ZERO_NOTE = "measured zero: where the seed-averaged decay rate changes sign along ρ, linearly interpolated"
+ZERO_NOTE = "where the seed-averaged decay rate changes sign along ρ, linearly interpolated"
 XI_NOTE = (
-    "depth scale ξ = 1/|ln χ| (Schoenholz et al. 2017): a random network trains while its depth, here T, "
+    "the depth scale ξ = 1/|ln χ| (Schoenholz et al. 2017): a random network trains while its depth, here T, "
     "is below about 6ξ; it assumes the same things as the χ = 1 line, and the RNN reuses one W_hh, so it "
     "is a guide, not a bound"
 )

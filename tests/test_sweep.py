@@ -361,3 +361,23 @@ def test_xi_line_on_a_rho_by_seq_len_diagram():
         else:
             assert math.isnan(y)
     assert finite > 10
+
+
+def test_cells_wait_in_the_training_gate(monkeypatch):
+    """With the app's gate at one slot, a sweep holds at most one cell in flight and still finishes
+    (a waiting cell must not block the collection of the finished one that holds the slot)."""
+    from ui.runs import gate
+    from ui.sweep import GateAdmission
+
+    fifo = gate.FifoGate(1)
+    monkeypatch.setattr(gate, "GATE", fifo)
+    held: list[int] = []
+
+    class Counting(GateAdmission):
+        def acquire(self, cancelled):
+            ok = super().acquire(cancelled)
+            held.append(len(self.held))
+            return ok
+
+    res = run_sweep(Sweep.build(SMALL, ["rho=0.5,1,1.5,2"]), backend=PoolBackend(2), admission=Counting())
+    assert res.complete and max(held) == 1 and fifo.busy == 0

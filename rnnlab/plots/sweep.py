@@ -25,6 +25,11 @@ XI_STYLE = dict(color=LINE["after"], width=2.5, dash="dot")
 CENTRE = {"decay_rate": 0.0, "loss_ratio": 1.0}
 
 
+def tick(v) -> str:
+    """A value as a tick label: floats to 4 significant digits (a linspace gives 0.714285714286)."""
+    return f"{v:.4g}" if isinstance(v, float) else format_value(v)
+
+
 def _label(column: str) -> str:
     for m in METRICS.values():
         if column in m.columns:
@@ -68,8 +73,8 @@ def phase_figure(
     """The diagram: a heatmap of grid.z (mean over seeds; hover: the values, the mean, seeds done),
     the theory lines over it, each in the legend."""
     ny, nx = grid.z.shape
-    xt = [format_value(v) for v in grid.x_values]
-    yt = [format_value(v) for v in grid.y_values] if grid.y_key else [""]
+    xt = [tick(v) for v in grid.x_values]
+    yt = [tick(v) for v in grid.y_values] if grid.y_key else [""]
     ylab = grid.y_key or ""
     custom = np.empty((ny, nx, 3), dtype=object)
     for i in range(ny):

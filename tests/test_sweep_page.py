@@ -98,3 +98,17 @@ def test_metric_from_the_url(metric):
         assert any("metric: 'bogus' is unknown" in i.value for i in at.info)
     else:
         assert at.selectbox(key="sweep.metric").value == "loss_ratio"
+
+
+def test_stop_cancels_the_cells_not_started():
+    from ui.sweep import SweepJob
+
+    sweep = Sweep.build(RunConfig.from_dict({**TINY, "steps": 0}), AXES)
+    job = SweepJob(sweep, 1)
+    assert job.session is None  # outside a Streamlit session: not watched
+    job.stop()  # before the first cell: nothing runs, the sweep ends cleanly
+    job.start()
+    deadline = time.monotonic() + 60
+    while not job.finished and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert job.finished and job.error is None and job.rows == [] and not job.active

@@ -22,7 +22,7 @@ from rnnlab.config import ConfigError, RunConfig, format_value
 from rnnlab.plots import phase_figure
 
 from . import links
-from .runs import gate
+from .runs import gate, sessions
 from .state import Screen
 from .widgets import chart
 
@@ -76,11 +76,20 @@ class SweepJob:
     progress: sw.Progress | None = None
     error: str | None = None
     finished: bool = False
-    stop: threading.Event = field(default_factory=threading.Event)
+    stopping: threading.Event = field(default_factory=threading.Event)
+    session: str | None = field(default_factory=sessions.session_id)
 
     def start(self) -> SweepJob:
         threading.Thread(target=self._run, name="rnnlab-sweep", daemon=True).start()
+        sessions.watch(self)  # a sweep ends with its browser session, like a training run
         return self
+
+    @property
+    def active(self) -> bool:
+        return not self.finished
+
+    def stop(self) -> None:
+        self.stopping.set()
 
     def _run(self) -> None:
         try:
@@ -88,7 +97,7 @@ class SweepJob:
                 self.sweep,
                 backend=backend(self.workers),
                 on_row=self._row,
-                should_stop=self.stop.is_set,
+                should_stop=self.stopping.is_set,
                 admission=GateAdmission(),
             )
             self.progress = res.progress
@@ -218,7 +227,7 @@ def page(screen: Screen) -> None:
         st.session_state[JOB] = job = SweepJob(sweep, workers).start()
         running = True
     if b2.button("Stop", disabled=not running, key="sweep.stop") and job is not None:
-        job.stop.set()
+        job.stop()
     diagram_panel(sweep, d.metric, running, screen.cfg)
 
 
@@ -265,7 +274,7 @@ def status(job: SweepJob) -> None:
     if job.error:
         st.error(f"The sweep stopped: {job.error}", icon=":material/error:")
     elif job.finished:
-        what = "Stopped" if job.stop.is_set() else "Done"
+        what = "Stopped" if job.stopping.is_set() else "Done"
         st.caption(f"{what}: {done} of {total} cells{failed}.")
     else:
         ahead = " (cells wait their turn with the trainings)" if gate.GATE.busy else ""

@@ -118,28 +118,13 @@ class SweepJob:
         return len(self.rows)
 
 
-class NamedContext:
-    """The app's multiprocessing context, naming its processes "rnnlab-sweep": ui.runs.processes
-    leaves the app's __main__ out of such children (a pool worker would otherwise start app.py)."""
-
-    def __init__(self, ctx: Any):
-        self._ctx = ctx
-
-    def Process(self, *args: Any, **kwargs: Any) -> Any:
-        kwargs["name"] = "rnnlab-sweep-worker"
-        return self._ctx.Process(*args, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._ctx, name)
-
-
 def backend(workers: int) -> sw.Backend:
     address = os.environ.get(sw.ADDRESS_ENV)
     if address:
         return sw.DaskBackend(address)
     from .runs.processes import mp_context
 
-    return sw.PoolBackend(workers, NamedContext(mp_context()))
+    return sw.PoolBackend(workers, mp_context())  # local_pool names its workers: no app.py in them
 
 
 # ---- the definition: URL <-> controls -------------------------------------------------------------

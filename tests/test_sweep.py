@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 import os
 import signal
+import sys
+import types
 
 import numpy as np
 import pandas as pd
@@ -147,8 +149,12 @@ GRID = ["rho=0.6:1.8:4", "act=tanh,relu"]
 
 
 @pytest.mark.slow
-def test_pool_and_local_cluster_give_identical_tables(tmp_path):
+def test_pool_and_local_cluster_give_identical_tables(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
+    # Dask's nannies spawn workers that re-run this process's __main__; after an AppTest in the same
+    # process that is a Streamlit script stub, which fails outside Streamlit. A bare __main__, as in a
+    # user's own script, is what the test means.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
     sw = Sweep.build(SMALL, GRID, seeds=2, metrics=["decay_rate", "loss_ratio"])
     pool = run_sweep(sw, tmp_path / "pool", backend=PoolBackend(2))
     with (

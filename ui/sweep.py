@@ -290,4 +290,4 @@ def cell_link(sweep: sw.Sweep, grid: sw.PhaseGrid, lab_cfg: RunConfig) -> None:
     cfg = lab_cfg.replace(**values)
     url = links.base_url() + "?" + links.query_string(cfg.to_strings())
     label = ", ".join(f"{k} = {format_value(v)}" for k, v in values.items())
-    c3.markdown(f"[Open {label} in the Lab]({url})")
+    c3.markdown(f"[Open {label.replace('_', chr(92) + '_')} in the Lab]({url})")  # seq_len, not seq *len*

@@ -139,5 +139,5 @@ def phase_figure(
         height,
         xaxis=xaxis,
         yaxis=yaxis,
-        legend=dict(orientation="h", y=-0.22, x=0, font=dict(color=MUTED)),
+        legend=dict(orientation="h", y=-0.3, x=0, font=dict(color=MUTED)),  # below the x title
     )

@@ -1,4 +1,5 @@
 """Command line: `python -m rnnlab run [--preset NAME] [--set KEY=VALUE ...] [--out DIR] [--notebook FILE]`,
+`python -m rnnlab sweep --axis KEY=VALUES ... [--out DIR] [--address tcp://host:8786]`,
 `python -m rnnlab presets`, `python -m rnnlab tasks`, `python -m rnnlab lessons [NAME]`. Bad input
 exits with status 2 and one line naming the key and what is allowed, never a traceback."""
 
@@ -10,6 +11,7 @@ import time
 
 from .config import FIELD, ConfigError, RunConfig, format_value, shorten
 from .presets import PRESETS, resolve
+from .sweep import ADDRESS_ENV, METRICS
 
 
 class _Parser(argparse.ArgumentParser):
@@ -41,6 +43,36 @@ def build_parser() -> argparse.ArgumentParser:
         "not train: the notebook trains when its cells run (add --out to train and export here too)",
     )
     r.add_argument("--quiet", action="store_true", help="no progress bar")
+    sw = sub.add_parser(
+        "sweep",
+        help="run many configurations (axes x seeds) and write a tidy table",
+        description="Every cell is checked before anything runs. Re-running into the same --out resumes.",
+    )
+    sw.add_argument("--preset", help="the base: a named preset (see `presets`)")
+    sw.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="base key")
+    sw.add_argument(
+        "--axis",
+        dest="axes",
+        action="append",
+        default=[],
+        metavar="KEY=VALUES",
+        help="1 to 3 axes: KEY=start:stop:count (linear), KEY=start:stop:count:log, or KEY=a,b,c",
+    )
+    sw.add_argument("--seeds", type=int, default=1, help="seeds per cell: base seed, +1, ... (default 1)")
+    sw.add_argument(
+        "--metric",
+        dest="metrics",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="repeatable; default decay_rate; one of " + ", ".join(METRICS),
+    )
+    sw.add_argument("--out", help="folder for sweep.json and table.csv (resumes a sweep already there)")
+    sw.add_argument(
+        "--address", help=f"a Dask scheduler, tcp://host:8786 (default ${ADDRESS_ENV}, else a local pool)"
+    )
+    sw.add_argument("--workers", type=int, help="local pool size (default: the CPUs available)")
+    sw.add_argument("--quiet", action="store_true", help="no progress bar")
     sub.add_parser("presets", help="list the presets")
     sub.add_parser("tasks", help="list the tasks: what each asks, and its baseline")
     les = sub.add_parser("lessons", help="list the lessons, or check one and show its steps' settings")
@@ -129,6 +161,82 @@ class ProgressBar:
             print(file=sys.stderr)
 
 
+def sweep(args: argparse.Namespace) -> int:
+    """`sweep`: check every cell, run them on the local pool or a Dask scheduler, write the table."""
+    import signal
+
+    from .sweep import Sweep, run_sweep
+
+    stop: list[int] = []
+    try:
+        if args.workers is not None and args.workers < 1:
+            raise ConfigError("--workers", f"{args.workers} is too small", "an integer >= 1")
+        sw = Sweep.build(config_from_args(args), args.axes, args.seeds, args.metrics or ["decay_rate"])
+        bar = SweepBar(sw.size, enabled=not args.quiet)
+        old = signal.signal(signal.SIGINT, lambda *_: stop.append(1))  # Ctrl-C: stop cleanly, keep rows
+        try:
+            t0 = time.monotonic()
+            res = run_sweep(
+                sw,
+                args.out,
+                address=args.address,
+                workers=args.workers,
+                on_row=bar,
+                should_stop=lambda: bool(stop),
+            )
+        finally:
+            signal.signal(signal.SIGINT, old)
+            bar.close()
+    except ConfigError as e:
+        print(f"rnnlab: error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"rnnlab: error: --out: cannot write {args.out!r}: {e.strerror}", file=sys.stderr)
+        return 2
+    p = res.progress
+    if args.out is None and not res.cancelled:
+        res.table.to_csv(sys.stdout, index=False, float_format="%.17g")
+    where = f"; table in {args.out}/table.csv" if args.out else ""
+    failed = f", {p.failed} failed" if p.failed else ""
+    retried = f", {p.retried} retried after a lost worker" if p.retried else ""
+    resumed = f", {p.resumed} already done" if p.resumed else ""
+    took = time.monotonic() - t0
+    line = f"{p.done}/{p.total} cells{resumed}{failed}{retried} in {took:.1f} s on {res.backend}"
+    if res.cancelled:
+        again = " (re-run the same command to resume)" if args.out else ""
+        print(f"Stopped: {line}{where}{again}", file=sys.stderr)
+        return 130
+    print(line + where, file=sys.stderr if args.out is None else sys.stdout)
+    return 1 if p.failed else 0
+
+
+class SweepBar:
+    """The sweep's progress bar on stderr: cells done of all, failures, cells per second."""
+
+    def __init__(self, total: int, enabled: bool):
+        self.total, self.enabled, self.t0, self.shown = total, enabled, time.monotonic(), False
+
+    def __call__(self, row, prog) -> None:
+        if not self.enabled:
+            return
+        self.shown = True
+        frac, rate = (
+            prog.done / max(prog.total, 1),
+            (prog.done - prog.resumed) / max(time.monotonic() - self.t0, 1e-9),
+        )
+        failed = f" {prog.failed} failed" if prog.failed else ""
+        print(
+            f"\r[{'#' * int(30 * frac):<30}] {prog.done}/{prog.total} cells{failed} {rate:.2f} cells/s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def close(self) -> None:
+        if self.shown:
+            print(file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "presets":
@@ -143,6 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "lessons":
         return lessons(args.name)
+    if args.command == "sweep":
+        return sweep(args)
     try:
         cfg = config_from_args(args)
     except ConfigError as e:

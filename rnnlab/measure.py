@@ -13,6 +13,7 @@ import numpy as np
 
 from . import budget, theory
 from .config import RunConfig
+from .snapshots import Analysis
 
 INIT_KEYS = ("cell", "act", "hidden", "rho", "init", "leak", "task", "seq_len", "seed", "norm")
 """The keys that shape the untrained network and its probe sequence: nothing else changes the view
@@ -51,3 +52,22 @@ def decay_slope(hm: np.ndarray) -> float:
 def factor(slope: float) -> float:
     """The per-step factor 10**slope that the app shows ("per step back x0.76"); NaN stays NaN."""
     return 10.0**slope if math.isfinite(slope) else math.nan
+
+
+def drive_variance(a: Analysis) -> float:
+    """s^2 of the mean field's variance map: the mean square of the input drive W_xh x_t + b_h over
+    the units and steps of the probe (vanilla cell)."""
+    x = np.asarray(a.probe_x, dtype=float)  # (L, I)
+    drive = x @ np.asarray(a.weights["W_xh"], float).T + np.asarray(a.weights["b_h"], float)  # (L, H)
+    return float(np.mean(drive**2))
+
+
+def drive_variance_of(cfg: RunConfig) -> float:
+    """drive_variance for a config, from its probe and input weights alone (no heatmap): rho and act
+    do not change it (W_xh is drawn the same way whatever they are)."""
+    from .train import setup
+
+    s = setup(cfg)
+    x = s.probe_x[:, 0].double().numpy()  # (L, I)
+    drive = x @ s.model.W_xh.detach().double().numpy().T + s.model.b_h.detach().double().numpy()
+    return float(np.mean(drive**2))

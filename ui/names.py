@@ -24,7 +24,8 @@ PRESETS = Page("pages/presets.py", "Presets", ":material/auto_awesome:", "preset
 COMPARE = Page("pages/compare.py", "Compare", ":material/compare:", "compare")
 THEORY = Page("pages/theory.py", "Theory", ":material/functions:", "theory")
 LESSON = Page("pages/lesson.py", "Lesson", ":material/school:", "lesson")
-PAGES = (LAB, PRESETS, COMPARE, THEORY, LESSON)  # navigation order; the first is the default page
+SWEEP = Page("pages/sweep.py", "Sweep", ":material/grid_on:", "sweep")
+PAGES = (LAB, PRESETS, COMPARE, THEORY, LESSON, SWEEP)  # navigation order; the first is the default page
 
 # ---- training runs: st.session_state slots (ui.runner), harvested by ui.history ---------------------
 SLOT_LAB = "lab.run"

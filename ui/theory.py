@@ -16,9 +16,8 @@ import math
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, analyse, plots, theory
+from rnnlab import RunConfig, analyse, measure, plots, theory
 from rnnlab.plots import theory as tf
-from rnnlab.snapshots import Analysis
 
 from . import analysis
 from .state import Screen
@@ -40,11 +39,7 @@ def theory_config(cfg: RunConfig) -> RunConfig:
 # ---- cached computations -----------------------------------------------------------------------------
 
 
-def drive_variance(a: Analysis) -> float:
-    """Mean square of the input drive W_xh x_t + b_h over units and steps of the probe: s^2 in q's map."""
-    x = np.asarray(a.probe_x, dtype=float)  # (L, I)
-    drive = x @ np.asarray(a.weights["W_xh"], float).T + np.asarray(a.weights["b_h"], float)  # (L, H)
-    return float(np.mean(drive**2))
+drive_variance = measure.drive_variance  # s^2 of the mean field's map (one definition, in rnnlab)
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -10,6 +10,7 @@ Modules
 - `theory`: the Theory page's formulas drawn next to the measurements.
 - `cliff`: the Theory page's loss cliff and gradient clipping pictures.
 - `compare`: two runs, A and B, on the same axes.
+- `sweep`: a sweep's phase diagram with the mean field's critical line and the measured zero.
 
 The builders are also importable from here (`rnnlab.plots.jacobian_heatmap`).
 """
@@ -17,6 +18,7 @@ The builders are also importable from here (`rnnlab.plots.jacobian_heatmap`).
 from .cliff import cliff_figure, cliff_steps_figure, clip_figure
 from .compare import difference_heatmap, grad_norm_overlay, loss_overlay, shared_range
 from .lab import chunk_boundaries, eigen_figure, jacobian_heatmap, lag_profile_figure
+from .sweep import phase_figure
 from .theory import eig_powers_figure, mean_field_figure, pascanu_figure
 from .training import grad_norm_figure, grad_time_figure, loss_figure, radius_figure
 
@@ -37,6 +39,7 @@ __all__ = [
     "loss_overlay",
     "mean_field_figure",
     "pascanu_figure",
+    "phase_figure",
     "radius_figure",
     "shared_range",
 ]

@@ -10,7 +10,7 @@ Modules (every name is also here, as `rnnlab.theory.X`)
 - `bounds`: the norm bound and the Pascanu et al. (2013) conditions: ``gamma``, ``norm_bound``,
   ``orthogonal_linear``, ``pascanu_regime``, ``pascanu_map``.
 - `meanfield`: the mean-field growth of ``ln ||J_t ... J_1 v||`` for a random recurrent matrix:
-  ``MeanField``, ``mean_field``, ``mean_field_from_q``, ``mean_field_slopes``.
+  ``MeanField``, ``mean_field``, ``critical_rho``, ``mean_field_from_q``, ``mean_field_slopes``.
 - `profile`: reading a measured heatmap: ``lag_profile``, ``fit_slope``, ``reading``,
   ``thousandfold``, ``reading_text``, ``lag_share``, ``REGIME_TOL``.
 - `eigen`: the unit circle and the "lambda^t" chart: ``unit_circle_side``, ``eig_powers``, ``UNIT_TOL``.
@@ -31,7 +31,7 @@ from .cliff import (
     clip_vectors,
 )
 from .eigen import UNIT_TOL, eig_powers, unit_circle_side
-from .meanfield import MeanField, mean_field, mean_field_from_q, mean_field_slopes
+from .meanfield import MeanField, critical_rho, mean_field, mean_field_from_q, mean_field_slopes
 from .profile import REGIME_TOL, fit_slope, lag_profile, lag_share, reading, reading_text, thousandfold
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "cliff_grid",
     "cliff_loss",
     "clip_vectors",
+    "critical_rho",
     "eig_powers",
     "fit_slope",
     "gamma",

@@ -139,3 +139,19 @@ def mean_field_slopes(act: str, gs, s2: float = 0.0, leak: float = 0.0) -> np.nd
     """Predicted slope in log10 per step for each g in gs: a curve to draw against rho."""
     gs = np.asarray(gs, dtype=float)
     return np.array([mean_field(act, g, s2, leak).slope_log10 for g in gs.ravel()]).reshape(gs.shape)
+
+
+def critical_rho(act: str, s2: float = 0.0, leak: float = 0.0, lo: float = 1e-3, hi: float = 10.0) -> float:
+    """The g where the mean field's growth is zero (chi = 1): the edge between vanishing and exploding
+    for a random W_hh with drive s2 (a phase diagram's critical line). Bisection on the slope, which
+    rises with g; NaN when it does not change sign in [lo, hi] (e.g. sigmoid's chi stays below 1)."""
+    slope = lambda g: mean_field(act, g, s2, leak).slope_log10
+    if not slope(lo) < 0 < slope(hi):
+        return math.nan
+    for _ in range(80):  # 2^-80 of the bracket: far below float rounding
+        mid = 0.5 * (lo + hi)
+        if slope(mid) < 0:
+            lo = mid
+        else:
+            hi = mid
+    return 0.5 * (lo + hi)

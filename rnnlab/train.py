@@ -22,7 +22,7 @@ from .config import RunConfig
 from .results import RunResult, versions
 from .snapshots import Analysis, Snapshot, analysis, provenance_summary, snapshot
 from .tasks import Batch, Task, make_task
-from .update import Diverged, Update, chunks, free_running, make_optimizer, train_step
+from .update import Diverged, Update, chunks, free_running, make_stepper, train_step
 from .verdict import judge
 
 EVAL_BATCH = 128
@@ -108,7 +108,7 @@ def run(
         for p in model.recurrent_params():
             p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = make_optimizer(cfg.optimizer, params, cfg.lr)
+    opt = make_stepper(cfg, model, params)
     snap_steps = snapshot_schedule(cfg.steps, cfg.snapshots)
     L, mask = task.L, task.loss_steps
     parts = [c for c in chunks(L, cfg.tbptt) if mask[c[0] : c[1]].any()]

@@ -43,14 +43,14 @@ def tiny_curvature(cell: str, task_name: str, act: str = "tanh", leak: float = 0
 
 
 def explicit_loss_hessian(task, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """H_L (T*B*O, T*B*O) written out: MSE 2/N on the last step's output; cross-entropy
+    """H_L (T*B*O, T*B*O) written out: MSE 2/N on each loss step's output; cross-entropy
     (diag p - p p^T)/N on every loss step."""
     T, B, n_out = out.shape
     N = float(task.loss_steps.sum() * B)
     H = torch.zeros(T, B, n_out, T, B, n_out, dtype=out.dtype)
     for t in np.flatnonzero(task.loss_steps):
         for b in range(B):
-            if task.name == "adding":
+            if task.name in ("adding", "sine"):  # MSE
                 H[t, b, 0, t, b, 0] = 2.0 / N
             else:
                 p = torch.softmax(out[t, b], -1)
@@ -61,6 +61,8 @@ def explicit_loss_hessian(task, out: torch.Tensor, y: torch.Tensor) -> torch.Ten
 CASES = [
     ("rnn", "adding", "tanh", 0.0),
     ("rnn", "adding", "sigmoid", 0.4),
+    ("rnn", "adding", "relu", 0.0),
+    ("rnn", "sine", "linear", 0.0),
     ("gru", "adding", "tanh", 0.0),
     ("lstm", "adding", "tanh", 0.0),
     ("rnn", "order", "tanh", 0.0),

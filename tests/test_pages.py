@@ -318,8 +318,12 @@ def test_hessian_free_keys_apply_only_to_optimizer_hf_and_lr_only_to_the_others(
     no_exception(at)
     assert not any(at.number_input(key="cfg." + k).disabled for k in hf_keys)
     assert at.number_input(key="cfg.lr").disabled
-    at.number_input(key="cfg.clip").set_value(1.0).run()  # hf refuses clipping: the control says so
-    assert value(at, "clip") == 0.0 and value(at, "optimizer") == "hf"
+    assert at.number_input(key="cfg.clip").disabled and at.number_input(key="cfg.tbptt").disabled
+    at2 = app(seq_len="20", hidden="8", clip="1", tbptt="5")
+    at2.run()
+    at2.selectbox(key="cfg.optimizer").set_value("hf").run()  # what hf refuses is set to 0, with a toast
+    no_exception(at2)
+    assert (value(at2, "clip"), value(at2, "tbptt"), value(at2, "optimizer")) == (0.0, 0, "hf")
 
 
 def test_lab_draws_damping_and_cg_iterations_next_to_the_loss_for_an_hf_run():

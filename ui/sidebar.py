@@ -31,12 +31,16 @@ from .url import (
     set_controls,
 )
 
+FIRST_ORDER = tuple(o for o in FIELD["optimizer"].choices if o != "hf")
 # Controls that only mean something for some settings: key -> (condition key, allowed values, why).
 APPLIES = {
     "act": ("cell", ("rnn",), "only the vanilla cell (cell = rnn) has a choice of activation"),
     "leak": ("cell", ("rnn",), "leaky integration is defined for cell = rnn"),
     "omega": ("cell", ("rnn",), "the regulariser is defined for cell = rnn"),
-    "lr": ("optimizer", ("sgd", "momentum", "adam", "rmsprop"), "Hessian-free sets its own step length"),
+    "lr": ("optimizer", FIRST_ORDER, "Hessian-free sets its own step length"),
+    "tbptt": ("optimizer", FIRST_ORDER, "Hessian-free trains with full BPTT"),
+    "clip": ("optimizer", FIRST_ORDER, "Hessian-free's damping and line search set its step length"),
+    "clip_mode": ("optimizer", FIRST_ORDER, "Hessian-free does not clip"),
     **{
         k: ("optimizer", ("hf",), "only the Hessian-free optimizer (optimizer = hf) uses it")
         for k in ("hf_damping", "hf_mu", "hf_cg_max", "hf_curv_batch")

@@ -371,7 +371,20 @@ def hf_figure(metrics: pd.DataFrame, *, title: str | None = None, height: int = 
         xaxis=dict(title=dict(text="update"), **int_axis(x)),
         yaxis=dict(title=dict(text="damping λ (after the update)"), type="log", exponentformat="power"),
         yaxis2=dict(
-            title=dict(text="CG iterations"), overlaying="y", side="right", rangemode="tozero", showgrid=False
+            title=dict(text="CG iterations"),
+            overlaying="y",
+            side="right",
+            rangemode="tozero",
+            showgrid=False,
+            tickmode="array",  # round whole counts
+            tickvals=_count_ticks(iters),
         ),
         barmode="overlay",
     )
+
+
+def _count_ticks(counts: np.ndarray) -> list[int]:
+    """At most six round ticks from 0 to the largest count."""
+    top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 1.0
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if top / s <= 5)
+    return list(range(0, int(top) + step, step))

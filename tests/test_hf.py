@@ -24,8 +24,9 @@ from rnnlab.tasks import make_task
 from rnnlab.update import chunks, make_stepper, minibatch_objective, train_step
 
 
-def tiny_curvature(cell: str, task_name: str, act: str = "tanh", leak: float = 0.0):
-    """A float64 network of hidden size 3 on 3 sequences of a short task, and its Curvature."""
+def tiny_curvature(cell: str, task_name: str, act: str = "tanh", leak: float = 0.0, free: bool = False):
+    """A float64 network of hidden size 3 on 3 sequences of a short task, and its Curvature (free:
+    the network reads its own previous output, so J also runs through the fed-back outputs)."""
     task = make_task(task_name, 6)
     model = RecurrentNet(cell, act, 3, task.n_in, task.n_out, leak=leak).double()
     model.init_weights("gaussian", 1.0, torch.Generator().manual_seed(1))
@@ -39,7 +40,7 @@ def tiny_curvature(cell: str, task_name: str, act: str = "tanh", leak: float = 0
     params = list(model.parameters())
     flat = Flat(model, params)
     theta = flat.get()
-    return task, batch, x, flat, theta, Curvature(model, flat, theta, task, x, batch.y, False)
+    return task, batch, x, flat, theta, Curvature(model, flat, theta, task, x, batch.y, free)
 
 
 def explicit_loss_hessian(task, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -59,21 +60,23 @@ def explicit_loss_hessian(task, out: torch.Tensor, y: torch.Tensor) -> torch.Ten
 
 
 CASES = [
-    ("rnn", "adding", "tanh", 0.0),
-    ("rnn", "adding", "sigmoid", 0.4),
-    ("rnn", "adding", "relu", 0.0),
-    ("rnn", "sine", "linear", 0.0),
-    ("gru", "adding", "tanh", 0.0),
-    ("lstm", "adding", "tanh", 0.0),
-    ("rnn", "order", "tanh", 0.0),
-    ("gru", "copy", "tanh", 0.0),
-    ("lstm", "order", "tanh", 0.0),
+    ("rnn", "adding", "tanh", 0.0, False),
+    ("rnn", "adding", "sigmoid", 0.4, False),
+    ("rnn", "adding", "relu", 0.0, False),
+    ("rnn", "sine", "linear", 0.0, False),
+    ("rnn", "sine", "tanh", 0.0, True),
+    ("gru", "adding", "tanh", 0.0, False),
+    ("lstm", "adding", "tanh", 0.0, False),
+    ("lstm", "sine", "tanh", 0.0, True),
+    ("rnn", "order", "tanh", 0.0, False),
+    ("gru", "copy", "tanh", 0.0, False),
+    ("lstm", "order", "tanh", 0.0, False),
 ]
 
 
-@pytest.mark.parametrize(("cell", "task_name", "act", "leak"), CASES)
-def test_gauss_newton_and_structural_products_match_explicit_matrices(cell, task_name, act, leak):
-    task, batch, x, _flat, theta, curv = tiny_curvature(cell, task_name, act, leak)
+@pytest.mark.parametrize(("cell", "task_name", "act", "leak", "free"), CASES)
+def test_gauss_newton_and_structural_products_match_explicit_matrices(cell, task_name, act, leak, free):
+    task, batch, x, _flat, theta, curv = tiny_curvature(cell, task_name, act, leak, free)
     out, states = curv.forward(theta)
     J = jacrev(lambda th: curv.forward(th)[0])(theta).reshape(out.numel(), -1)  # (TBO, P)
     Js = jacrev(lambda th: curv.forward(th)[1])(theta).reshape(states.numel(), -1)  # (TBn, P)

@@ -218,3 +218,12 @@ def test_what_does_not_compose_with_hf_is_refused_by_name(changes, key):
         RunConfig.from_dict({**HF_TINY, **changes})
     assert e.value.key == key and "optimizer=hf" in str(e.value)
     RunConfig.from_dict({**HF_TINY, **changes, "optimizer": "adam"})  # fine without hf
+
+
+def test_a_link_with_hf_and_what_it_refuses_keeps_hf_with_a_notice_per_key():
+    cfg, notices = RunConfig.from_lenient({"optimizer": "hf", "tbptt": "5", "clip": "1", "seq_len": "20"})
+    assert (cfg.optimizer, cfg.tbptt, cfg.clip, cfg.seq_len) == ("hf", 0, 0.0, 20)
+    assert [n.split(":")[0] for n in notices] == ["tbptt", "clip"]
+    base = RunConfig(tbptt=10, seq_len=50)  # a base that itself breaks the rule: the key's default
+    cfg, notices = RunConfig.from_lenient({"optimizer": "hf"}, base)
+    assert cfg.tbptt == 0 and notices[0].startswith("tbptt")

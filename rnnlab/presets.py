@@ -293,8 +293,8 @@ _ALL = [
         "model predicted the loss (the chart next to the loss). For ten updates the loss sits at the "
         "baseline while λ falls; then one step over-promises, λ rises, and within ten more updates the "
         "loss ends far below the baseline (about 3 % of it). After training the products stay near ×1 "
-        "per step and the gradient profile reaches back to the first step. Each update costs about as "
-        "much as 30 of Adam's.",
+        "per step and the gradient profile reaches back to the first step. Each update costs as much as "
+        "tens of Adam's (bench/hf.py measures the ratio).",
         {
             "task": "adding",
             "seq_len": 50,

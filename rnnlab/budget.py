@@ -190,7 +190,10 @@ def _largest(fits, upto: int) -> int:
 def run_bytes(cfg: RunConfig) -> float:
     """Peak memory of a training process for cfg: one minibatch's sequence buffers and a snapshot."""
     L, n = cfg.seq_total, state_size(cfg)
-    states = L * cfg.batch * max(n, gates(cfg) * cfg.hidden) * 4 * _RUN_COPIES
+    # hf also holds the graph of a forward pass over its curvature sequences while CG runs: counted
+    # as one more update's buffers for those sequences (from the structure, not measured)
+    rows = cfg.batch + (min(cfg.hf_curv_batch, cfg.batch) if cfg.optimizer == "hf" else 0)
+    states = L * rows * max(n, gates(cfg) * cfg.hidden) * 4 * _RUN_COPIES
     plan = plan_view(cfg)
     snapshot = view_bytes(cfg, plan.columns or L) if plan.ok else 0
     return states + snapshot

@@ -75,6 +75,10 @@ class RunConfig:
     clip_mode: str = "norm"
     optimizer: str = "sgd"
     lr: float = 0.01
+    hf_damping: float = 1.0
+    hf_mu: float = 0.03
+    hf_cg_max: int = 100
+    hf_curv_batch: int = 64
     steps: int = 200
     batch: int = 32
     seed: int = 0
@@ -99,6 +103,33 @@ class RunConfig:
         if self.omega > 0 and self.cell != "rnn":
             raise ConfigError(
                 "omega", f"the regulariser is defined for cell=rnn, not {self.cell}", "0 unless cell=rnn"
+            )
+        if self.optimizer == "hf":
+            self._check_hf()
+
+    def _check_hf(self) -> None:
+        """What does not compose with Hessian-free, and why (docs/DESIGN.md, section 6.12)."""
+        if self.tbptt > 0:
+            raise ConfigError(
+                "tbptt",
+                f"{self.tbptt} with optimizer=hf: HF's curvature and line search are defined on the "
+                "whole sequence's loss, so it trains with full BPTT",
+                "0 when optimizer=hf",
+            )
+        if self.clip > 0:
+            raise ConfigError(
+                "clip",
+                f"{fmt_number(self.clip)} with optimizer=hf: HF sets its step length by damping and a "
+                "line search; a clipped gradient would no longer match the quadratic model it checks "
+                "steps against",
+                "0 when optimizer=hf",
+            )
+        if self.omega > 0:
+            raise ConfigError(
+                "omega",
+                f"{fmt_number(self.omega)} with optimizer=hf: the regulariser's curvature is not a "
+                "Gauss-Newton product, so HF's quadratic model would not describe what it minimises",
+                "0 when optimizer=hf",
             )
 
     # ---- construction -------------------------------------------------------------------------
@@ -136,16 +167,16 @@ class RunConfig:
                 else:
                     notices.append(f"{e} — using {format_value(getattr(base, key))}.")
         merged = {**base.as_dict(), **good}
-        try:
-            return cls(**merged), notices
-        except ConfigError as e:  # cross-key rule (tbptt <= seq_len)
-            notices.append(f"{e} — using {format_value(getattr(base, e.key))}.")
-            merged[e.key] = getattr(base, e.key)
-            if merged["tbptt"] > merged["seq_len"]:
-                merged["tbptt"] = 0
-            if merged["cell"] != "rnn":
-                merged["omega"] = 0.0
-            return cls(**merged), notices
+        for _ in range(len(KEYS)):  # each pass settles one cross-key rule (tbptt <= seq_len, hf's)
+            try:
+                return cls(**merged), notices
+            except ConfigError as e:
+                fallback = getattr(base, e.key)
+                if merged[e.key] == fallback:  # the base breaks the rule too: the key's default
+                    fallback = FIELD[e.key].default
+                notices.append(f"{e} — using {format_value(fallback)}.")
+                merged[e.key] = fallback
+        return cls(**merged), notices
 
     @classmethod
     def from_json(cls, path: str | Path) -> RunConfig:

@@ -22,12 +22,14 @@ from .config import RunConfig
 from .results import RunResult, versions
 from .snapshots import Analysis, Snapshot, analysis, provenance_summary, snapshot
 from .tasks import Batch, Task, make_task
-from .update import Diverged, Update, chunks, free_running, make_optimizer, train_step
+from .update import Diverged, Update, chunks, free_running, make_stepper, train_step
 from .verdict import judge
 
 EVAL_BATCH = 128
 LIVE_COLUMNS = ("step", "update", "loss", "grad_norm", "grad_norm_clipped", "clipped", "rho_whh")
 """The metrics a live chart draws while a run trains: each update's progress record holds these."""
+LIVE_HF_COLUMNS = ("cg_iters", "damping", "accepted")
+"""...and these too when optimizer = hf (the Lab's damping and CG-iteration chart)."""
 OnUpdate = Callable[[dict[str, Any]], Any]
 OnSnapshot = Callable[[int, Snapshot], Any]
 OnRow = Callable[[dict[str, Any], np.ndarray], Any]
@@ -108,7 +110,7 @@ def run(
         for p in model.recurrent_params():
             p.requires_grad_(False)
     params = [p for p in model.parameters() if p.requires_grad]
-    opt = make_optimizer(cfg.optimizer, params, cfg.lr)
+    opt = make_stepper(cfg, model, params)
     snap_steps = snapshot_schedule(cfg.steps, cfg.snapshots)
     L, mask = task.L, task.loss_steps
     parts = [c for c in chunks(L, cfg.tbptt) if mask[c[0] : c[1]].any()]
@@ -191,7 +193,11 @@ def snapshot_schedule(steps: int, n: int) -> list[int]:
 
 def progress_record(r: dict[str, Any], cfg: RunConfig) -> dict[str, Any]:
     """What on_update receives after each update: the live columns and the planned step count."""
-    return {**{k: r[k] for k in LIVE_COLUMNS}, "steps": cfg.steps}
+    return {**{k: r[k] for k in live_columns(cfg)}, "steps": cfg.steps}
+
+
+def live_columns(cfg: RunConfig) -> tuple[str, ...]:
+    return LIVE_COLUMNS + (LIVE_HF_COLUMNS if cfg.optimizer == "hf" else ())
 
 
 def evaluate(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig) -> float:

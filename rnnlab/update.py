@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import activations, bptt, tasks
+from . import activations, bptt, hf, tasks
 from .cells import RecurrentNet
 from .config import RunConfig
 from .tasks import Batch, Task
@@ -70,7 +70,18 @@ def make_optimizer(name: str, params, lr: float) -> torch.optim.Optimizer:
         return torch.optim.Adam(params, lr=lr)
     if name == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr)
-    raise ValueError(f"optimizer: {name!r} is not one of sgd, momentum, adam, rmsprop")
+    raise ValueError(f"optimizer: {name!r} is not one of sgd, momentum, adam, rmsprop (hf: make_stepper)")
+
+
+Stepper = torch.optim.Optimizer | hf.HessianFree
+
+
+def make_stepper(cfg: RunConfig, model: RecurrentNet, params: list[torch.nn.Parameter]) -> Stepper:
+    """The config's optimizer over params: a torch optimizer, or Hessian-free with its settings."""
+    if cfg.optimizer == "hf":
+        settings = hf.Settings(cfg.hf_damping, cfg.hf_mu, cfg.hf_cg_max, cfg.hf_curv_batch, cfg.l2)
+        return hf.HessianFree(model, params, settings)
+    return make_optimizer(cfg.optimizer, params, cfg.lr)
 
 
 def clip_gradients(params: list[torch.nn.Parameter], clip: float, mode: str) -> tuple[float, float]:
@@ -133,7 +144,7 @@ def train_step(
     task: Task,
     batch: Batch,
     cfg: RunConfig,
-    opt: torch.optim.Optimizer,
+    opt: Stepper,
     params: list[torch.nn.Parameter],
     parts: list[tuple[int, int]],
 ) -> list[Update]:
@@ -158,11 +169,13 @@ def train_step(
             if chunk.dE_dh is None or not math.isfinite(chunk.loss):
                 raise Diverged("loss")
             u.profile[t0:t1] = torch.linalg.vector_norm(chunk.dE_dh.flatten(1), dim=1).numpy()
-            apply_update(model, cfg, opt, params, u.row)
+            apply_update(model, cfg, opt, params, u.row, task, batch)
         except Diverged as e:
             for key in ("grad_norm", "grad_norm_clipped", "rho_whh", "sigma_max_whh"):
                 u.row.setdefault(key, float("nan"))
             u.row.setdefault("clipped", 0)
+            if isinstance(opt, hf.HessianFree):  # the update made no HF step
+                u.row.update({**hf.Step(0, opt.damping, float("nan"), False, 0.0).row(), **u.row})
             raise Diverged(e.what, updates) from None
         s = chunk.states[-1]
         done = t1
@@ -175,21 +188,40 @@ def train_step(
 def apply_update(
     model: RecurrentNet,
     cfg: RunConfig,
-    opt: torch.optim.Optimizer,
+    opt: Stepper,
     params: list[torch.nn.Parameter],
     row: dict[str, float],
+    task: Task,
+    batch: Batch,
 ) -> None:
-    """Record per-parameter norms, clip, step, record W_hh's spectrum; raise Diverged if non-finite."""
+    """Record per-parameter norms, clip, step, record W_hh's spectrum; raise Diverged if non-finite.
+
+    Hessian-free steps on the whole minibatch (it needs its loss for the line search) and adds its
+    own columns (cg_iters, damping, reduction_ratio, accepted, step_size) to the row."""
     for n, p in model.named_parameters():
         row[f"grad_{n}"] = float(torch.linalg.vector_norm(p.grad)) if p.grad is not None else float("nan")
     before, after = clip_gradients(params, cfg.clip, cfg.clip_mode)
     row.update(grad_norm=before, grad_norm_clipped=after, clipped=int(cfg.clip > 0 and after != before))
     if not math.isfinite(before):
         raise Diverged("gradient")
-    opt.step()
+    if isinstance(opt, hf.HessianFree):
+        row.update(
+            opt.step(
+                task, batch, free_running(cfg), lambda: minibatch_objective(model, task, batch, cfg)
+            ).row()
+        )
+    else:
+        opt.step()
     if not bool(torch.isfinite(torch.cat([p.detach().reshape(-1) for p in params])).all()):
         raise Diverged("weights")
     row["rho_whh"], row["sigma_max_whh"] = radius_and_norm(model.recurrent_matrix())
+
+
+def minibatch_objective(model: RecurrentNet, task: Task, batch: Batch, cfg: RunConfig) -> float:
+    """The loss plus penalty on the whole batch with the weights as they stand (no graph)."""
+    with torch.no_grad():
+        out = model(batch.x, free_running=free_running(cfg)).out
+        return float(task.loss(out, batch.y) + penalty(model, cfg))
 
 
 def radius_and_norm(W: Tensor) -> tuple[float, float]:

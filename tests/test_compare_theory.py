@@ -326,6 +326,14 @@ def test_theory_page_default_and_gated_cell():
     at = page_app("pages/theory.py", cell="gru", hidden=8, seq_len=20)
     no_errors(at)
     assert any("vanilla cell" in i.value for i in at.info)
+    # section 9 counts the sidebar's own (gated) network: P and the bytes G would take written out
+    from rnnlab.cells import RecurrentNet
+
+    P = sum(p.numel() for p in RecurrentNet("gru", "tanh", 8, 2, 1).parameters())  # adding: 2 in, 1 out
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["parameters P"] == f"{P:,}"
+    assert metrics["G written out"] == f"{4 * P * P / 1000:.3g} KB"
+    assert any("Structural damping" in m.value for m in at.markdown)
 
 
 def test_compare_curves_line_up_on_training_steps_and_ends():

@@ -308,6 +308,48 @@ def test_training_charts_carry_the_recorded_numbers():
     assert "Done: 5 steps" in at.get("progress")[0].proto.text
 
 
+def test_hessian_free_keys_apply_only_to_optimizer_hf_and_lr_only_to_the_others():
+    at = app(seq_len="20", hidden="8")
+    at.run()
+    hf_keys = ("hf_damping", "hf_mu", "hf_cg_max", "hf_curv_batch")
+    assert all(at.number_input(key="cfg." + k).disabled for k in hf_keys)
+    assert not at.number_input(key="cfg.lr").disabled
+    at.selectbox(key="cfg.optimizer").set_value("hf").run()
+    no_exception(at)
+    assert not any(at.number_input(key="cfg." + k).disabled for k in hf_keys)
+    assert at.number_input(key="cfg.lr").disabled
+    assert at.number_input(key="cfg.clip").disabled and at.number_input(key="cfg.tbptt").disabled
+    at2 = app(seq_len="20", hidden="8", clip="1", tbptt="5")
+    at2.run()
+    at2.selectbox(key="cfg.optimizer").set_value("hf").run()  # what hf refuses is set to 0, with a toast
+    no_exception(at2)
+    assert (value(at2, "clip"), value(at2, "tbptt"), value(at2, "optimizer")) == (0.0, 0, "hf")
+
+
+def test_lab_draws_damping_and_cg_iterations_next_to_the_loss_for_an_hf_run():
+    params = dict(seq_len="12", hidden="6", steps="3", batch="32", optimizer="hf", hf_curv_batch="16")
+    at = app(**params)
+    at.run()
+    r = train(at)
+    assert r.state == RunState.DONE
+    torch.set_num_threads(1)
+    oracle = run(RunConfig.from_dict(params))  # same config, same numbers
+    charts = charts_by_title(at)
+    titles = list(charts)
+    hf = charts["Hessian-free: damping λ and CG iterations"]
+    assert titles.index("Hessian-free: damping λ and CG iterations") == titles.index("Loss") + 1
+    np.testing.assert_allclose(array(trace(hf, index=0)["y"]), oracle.metrics["damping"], rtol=1e-6)
+    np.testing.assert_allclose(array(trace(hf, index=1)["y"]), oracle.metrics["cg_iters"])
+    assert "Hessian-free: damping λ and CG iterations" not in charts_by_title(train_plain())
+
+
+def train_plain() -> AppTest:
+    at = app(**TINY)
+    at.run()
+    train(at)
+    return at
+
+
 def test_lab_offers_the_run_as_a_notebook_after_a_run(monkeypatch):
     from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
 

@@ -243,6 +243,23 @@ def test_radius_figure_traces():
     np.testing.assert_allclose(fig.data[1].y, m["sigma_max_whh"])
 
 
+def test_hf_figure_draws_damping_cg_iterations_and_rejected_steps():
+    m = pd.DataFrame(
+        {
+            "update": [0, 1, 2, 3],
+            "damping": [0.67, 1.0, 0.67, float("nan")],
+            "cg_iters": [12, 30, 25, 0],
+            "accepted": [1, 0, 1, 0],
+        }
+    )
+    fig = F.hf_figure(m)
+    lam, iters, rejected = fig.data
+    np.testing.assert_allclose(lam.y, [0.67, 1.0, 0.67, np.nan])
+    np.testing.assert_allclose(iters.y, [12, 30, 25, 0])
+    assert iters.yaxis == "y2" and fig.layout.yaxis.type == "log"
+    assert list(rejected.x) == [1, 3]
+
+
 def test_divergence_is_marked():
     fig = F.loss_figure(per_step(metrics_frame()), diverged_at=2)
     assert any(s.x0 == 2 and s.x1 == 2 for s in fig.layout.shapes)

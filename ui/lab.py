@@ -235,8 +235,8 @@ def charts(v: RunView, screen: Screen) -> None:
         if res is not None and (diverged_at is not None or res.summary.get("stopped_early"))
         else cfg.steps
     )
-    c1, c2 = st.columns(2, gap="medium")
-    with c1:
+
+    def loss() -> None:
         fig = plots.loss_figure(
             per_step(m),
             baseline=res.summary["baseline_loss"] if res else None,
@@ -246,7 +246,8 @@ def charts(v: RunView, screen: Screen) -> None:
             title="Loss",
         )
         widgets.chart(fig, "loss", key="lab.loss")
-    with c2:
+
+    def grad_norm() -> None:
         fig = plots.grad_norm_figure(
             m,
             clip=cfg.clip,
@@ -255,8 +256,8 @@ def charts(v: RunView, screen: Screen) -> None:
             title="Gradient norm per update",
         )
         widgets.chart(fig, "grad-norm", key="lab.gradnorm")
-    c1, c2 = st.columns(2, gap="medium")
-    with c1:
+
+    def grad_time() -> None:
         if res is not None and res.arrays["grad_time"].size:
             fig = plots.grad_time_figure(
                 res.arrays["grad_time"],
@@ -268,9 +269,18 @@ def charts(v: RunView, screen: Screen) -> None:
         else:
             st.markdown("**Temporal gradient profile**")
             st.caption("‖∂L/∂h_k‖ for every update and position appears here when the run finishes.")
-    with c2:
+
+    def radius() -> None:
         fig = plots.radius_figure(m, title="Spectral radius of W<sub>hh</sub>")
         widgets.chart(fig, "spectral-radius", key="lab.radius")
+
+    panels = [loss, grad_norm, grad_time, radius]
+    if cfg.optimizer == "hf":  # next to the loss: how far HF trusted its quadratic model
+        panels.insert(1, lambda: hf_chart(m))
+    for i in range(0, len(panels), 2):  # two charts a row
+        for col, panel in zip(st.columns(2, gap="medium"), panels[i : i + 2]):
+            with col:
+                panel()
     if res is None:
         if v.snapshot is not None:  # the latest snapshot while the run trains
             step, snap = v.snapshot
@@ -283,6 +293,16 @@ def charts(v: RunView, screen: Screen) -> None:
         return
     snapshots(res, screen)
     downloads(res)
+
+
+def hf_chart(m) -> None:
+    """Hessian-free's damping and CG iterations per update, with one line on how to read them."""
+    fig = plots.hf_figure(m, title="Hessian-free: damping λ and CG iterations")
+    widgets.chart(fig, "hf", key="lab.hf")
+    st.caption(
+        "λ falls when the quadratic model predicted the loss's decrease well and rises when it "
+        "over-promised; more CG iterations mean a longer, more curvature-shaped step."
+    )
 
 
 def _any_finite(m, columns) -> bool:

@@ -31,11 +31,20 @@ from .url import (
     set_controls,
 )
 
+FIRST_ORDER = tuple(o for o in FIELD["optimizer"].choices if o != "hf")
 # Controls that only mean something for some settings: key -> (condition key, allowed values, why).
 APPLIES = {
     "act": ("cell", ("rnn",), "only the vanilla cell (cell = rnn) has a choice of activation"),
     "leak": ("cell", ("rnn",), "leaky integration is defined for cell = rnn"),
     "omega": ("cell", ("rnn",), "the regulariser is defined for cell = rnn"),
+    "lr": ("optimizer", FIRST_ORDER, "Hessian-free sets its own step length"),
+    "tbptt": ("optimizer", FIRST_ORDER, "Hessian-free trains with full BPTT"),
+    "clip": ("optimizer", FIRST_ORDER, "Hessian-free's damping and line search set its step length"),
+    "clip_mode": ("optimizer", FIRST_ORDER, "Hessian-free does not clip"),
+    **{
+        k: ("optimizer", ("hf",), "only the Hessian-free optimizer (optimizer = hf) uses it")
+        for k in ("hf_damping", "hf_mu", "hf_cg_max", "hf_curv_batch")
+    },
     "teacher_forcing": (
         "task",
         tasks.FEEDS_BACK,
@@ -43,7 +52,18 @@ APPLIES = {
     ),
 }
 EXPANDED = {"Network": True, "Task": True, "Training": True, "Remedies": False, "Display": False}
-STEP = {"rho": 0.05, "leak": 0.05, "lr": 0.001, "clip": 0.5, "l1": 0.001, "l2": 0.001, "omega": 0.5}
+STEP = {
+    "rho": 0.05,
+    "leak": 0.05,
+    "lr": 0.001,
+    "clip": 0.5,
+    "l1": 0.001,
+    "l2": 0.001,
+    "omega": 0.5,
+    "hf_damping": 0.1,
+    "hf_mu": 0.01,
+}
+HF_OFF = {"tbptt": 0, "clip": 0.0, "omega": 0.0}  # what Hessian-free refuses (RunConfig says why)
 
 
 def _on_change() -> None:
@@ -56,6 +76,14 @@ def _on_change() -> None:
     if s.get(CFG + "cell") != "rnn" and (s.get(CFG + "omega") or 0) > 0:
         s[CFG + "omega"] = 0.0
         st.toast("The omega regulariser is defined for cell = rnn only: set to 0.")
+    if s.get(CFG + "optimizer") == "hf":
+        on = [k for k, off in HF_OFF.items() if (s.get(CFG + k) or 0) != off]
+        if on:
+            for k in on:
+                s[CFG + k] = HF_OFF[k]
+            st.toast(
+                f"Hessian-free trains with full BPTT, no clipping and no omega: set {', '.join(on)} to 0."
+            )
     s[_NOTICES] = []  # the person has taken over from the link
 
 

@@ -2,7 +2,8 @@
 
 Sections: the chain of Jacobians; eigenvalue powers; the norm bound against the measured lag profile;
 Pascanu's conditions on a (radius, activation) map; the mean-field growth rate against measurements;
-why a vanishing long-range term matters; the loss cliff and clipping; what clipping does to direction.
+why a vanishing long-range term matters; the loss cliff and clipping; what clipping does to direction;
+what curvature (Hessian-free optimisation with structural damping) buys on a long-range task.
 Everything is computed at initialisation (no training), cached, and fast.
 
 This module draws sections 1 to 6, which are about the sidebar's network; sections 7 and 8 (the
@@ -103,6 +104,7 @@ def page(screen: Screen) -> None:
         long_range(cfg, a)
     cliff()
     clipping()
+    curvature(screen.cfg)
 
 
 def contents() -> None:
@@ -110,7 +112,7 @@ def contents() -> None:
         "[1 · A product of Jacobians](#chain) · [2 · Eigenvalues](#eigen) · [3 · The norm bound](#bound) · "
         "[4 · Pascanu's conditions](#pascanu) · [5 · Mean field](#mean-field) · "
         "[6 · Why vanishing matters](#long-range) · [7 · The loss cliff](#cliff) · "
-        "[8 · What clipping keeps](#clipping)"
+        "[8 · What clipping keeps](#clipping) · [9 · What curvature buys](#curvature)"
     )
 
 
@@ -373,6 +375,83 @@ def long_range(cfg: RunConfig, a: analysis.InitView) -> None:
             f"earlier steps, measured as shares of Σ_k ‖∂h_T/∂h_k‖ at initialisation "
             f"(T = {L}, {cfg.norm} norm)."
         )
+
+
+def curvature(cfg: RunConfig) -> None:
+    """Section 9: Hessian-free optimisation and structural damping, in words, with the sizes that
+    make G impossible to write down for the sidebar's network."""
+    st.subheader("9 · What curvature buys: Hessian-free optimisation", anchor="curvature")
+    left, right = text_and_chart((1.6, 1))
+    with left:
+        st.markdown(
+            "Section 6 showed why a first-order method misses long-range structure: the terms that "
+            "tie the answer to inputs far back are tiny next to the short-range ones, and gradient "
+            "descent moves each direction in proportion to its slope. A learning rate large enough "
+            "to move the faint directions would throw the steep ones off a cliff (section 7). The "
+            "point of a second-order method is that the faint directions are usually also the "
+            "*flat* ones: a small slope over an even smaller curvature can still promise a large "
+            "decrease. Dividing the slope by the curvature, which is what a Newton-type step does, "
+            "gives those directions long steps and the steep ones short ones."
+        )
+        st.markdown(
+            "Hessian-free optimisation (Martens 2010) takes such steps without ever writing the "
+            "curvature down. It uses the Gauss-Newton matrix G, the curvature of the loss seen "
+            "through the network's outputs, which never has negative directions, and solves "
+            "(G + λI) d = −g by conjugate gradient. CG only needs products G·v, and each costs "
+            "about two passes through the network: one forward with dual numbers for J·v, one "
+            "backward for Jᵀ·(…). CG settles the steep directions in its first iterations and the "
+            "flat ones, where the long-range signal lives, in its later ones."
+        )
+        st.markdown(
+            "A quadratic model is only right near where it was made, and in a recurrent network "
+            "“near” in weight space can be far in behaviour: the same repeated multiplication that "
+            "shrinks or blows up gradients also amplifies a change of the weights along the "
+            "sequence, and a step can push the hidden dynamics across a bifurcation. Plain damping "
+            "λ‖d‖² charges every weight change alike, so to be safe it has to be large, and the "
+            "steps shrink back to gradient descent. **Structural damping** (Martens & Sutskever "
+            "2011) adds λμ times how far the step would move the hidden states, "
+            "‖J_s d‖²: steps that keep the trajectory of h_t nearly where it was stay cheap, steps "
+            "that would swing it, exactly where the model's prediction is worthless, become "
+            "expensive. λ itself is adjusted after every update by comparing the loss's actual "
+            "decrease with the model's prediction (Levenberg-Marquardt), and a line search on the "
+            "true loss guards the rest."
+        )
+        st.markdown(
+            "To see it, load the presets **hf-off** and **hf-on** (the remedies gallery, or "
+            "Compare): the same adding problem over 50 steps, where Adam with 300 updates stays at "
+            "the baseline and HF with 20 updates ends far below it. For any run with "
+            "optimizer = hf, the Lab draws λ and the CG iterations next to the loss."
+        )
+    with right:
+        P = sum(p.numel() for p in _network(cfg).parameters())
+        c = st.columns(2)
+        c[0].metric("parameters P", f"{P:,}", help="Weights and biases of the sidebar's network.")
+        c[1].metric(
+            "G written out",
+            _bytes(4.0 * P * P),
+            help="P × P float32 numbers. Hessian-free never forms it: each product G·v costs about "
+            "two passes through the network.",
+        )
+        st.caption(
+            f"For your settings ({cfg.cell}, hidden {cfg.hidden}, task {cfg.task}): the curvature "
+            "matrix HF would need if it wrote G down, against the P numbers a product G·v needs."
+        )
+
+
+def _network(cfg: RunConfig):
+    from rnnlab.cells import RecurrentNet
+    from rnnlab.tasks import make_task
+
+    task = make_task(cfg.task, cfg.seq_len)
+    return RecurrentNet(cfg.cell, cfg.act, cfg.hidden, task.n_in, task.n_out)
+
+
+def _bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if n < 1000 or unit == "TB":
+            return f"{n:.3g} {unit}"
+        n /= 1000
+    return f"{n:.3g} TB"
 
 
 def _sup(e: int) -> str:

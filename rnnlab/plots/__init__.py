@@ -6,7 +6,8 @@ Modules
 -------
 - `style`: fonts, colours, the template, powers-of-ten ticks and the layout helpers every builder uses.
 - `lab`: the Jacobian heatmap, its lag profile, the eigenvalues of W_hh.
-- `training`: loss, gradient norm, temporal gradient profile, spectral radius during training.
+- `training`: loss, gradient norm, temporal gradient profile, spectral radius, HF's damping and CG
+  iterations during training.
 - `theory`: the Theory page's formulas drawn next to the measurements.
 - `cliff`: the Theory page's loss cliff and gradient clipping pictures.
 - `compare`: two runs, A and B, on the same axes.
@@ -20,7 +21,7 @@ from .compare import difference_heatmap, grad_norm_overlay, loss_overlay, shared
 from .lab import chunk_boundaries, eigen_figure, jacobian_heatmap, lag_profile_figure
 from .sweep import phase_figure
 from .theory import eig_powers_figure, mean_field_figure, pascanu_figure
-from .training import grad_norm_figure, grad_time_figure, loss_figure, radius_figure
+from .training import grad_norm_figure, grad_time_figure, hf_figure, loss_figure, radius_figure
 
 __all__ = [
     "chunk_boundaries",
@@ -33,6 +34,7 @@ __all__ = [
     "grad_norm_figure",
     "grad_norm_overlay",
     "grad_time_figure",
+    "hf_figure",
     "jacobian_heatmap",
     "lag_profile_figure",
     "loss_figure",

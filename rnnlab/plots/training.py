@@ -6,6 +6,7 @@ Plain data in (the run's metrics table, its grad_time array), `go.Figure` out; n
 - `grad_norm_figure(metrics, ...)`: gradient norm per update before and after clipping.
 - `grad_time_figure(grad_time, ...)`: log10 ||dL/dh_k|| per training step and position k.
 - `radius_figure(metrics)`: spectral radius and largest singular value of W_hh per update.
+- `hf_figure(metrics)`: a Hessian-free run's damping and CG iterations per update.
 """
 
 from __future__ import annotations
@@ -322,3 +323,68 @@ def radius_figure(metrics: pd.DataFrame, *, title: str | None = None, height: in
         xaxis=dict(title=dict(text="update"), **int_axis(x)),
         yaxis=dict(title=dict(text="W<sub>hh</sub>"), rangemode="tozero"),
     )
+
+
+def hf_figure(metrics: pd.DataFrame, *, title: str | None = None, height: int = 340) -> go.Figure:
+    """A Hessian-free run's damping lambda after each update (trace 0, log axis on the left) and the
+    CG iterations it used (trace 1, bars on the right axis); updates whose step the line search
+    rejected are marked on the damping line (trace 2)."""
+    df = metrics
+    x = df["update"].to_numpy()
+    lam = pd.to_numeric(df["damping"], errors="coerce").to_numpy(float)
+    iters = pd.to_numeric(df["cg_iters"], errors="coerce").to_numpy(float)
+    rejected = pd.to_numeric(df["accepted"], errors="coerce").to_numpy(float) == 0
+    ok = np.where(np.isfinite(lam) & (lam > 0), lam, np.nan)
+    traces = [
+        go.Scatter(
+            x=x,
+            y=ok,
+            mode=line_mode(len(x)),
+            name="damping λ",
+            line=dict(color=LINE["rho"], width=2),
+            marker=dict(size=5),
+            hovertemplate="update %{x}: λ = %{y:.3g}<extra></extra>",
+        ),
+        go.Bar(
+            x=x,
+            y=iters,
+            name="CG iterations",
+            marker=dict(color=LINE["before"], opacity=0.45),
+            yaxis="y2",
+            hovertemplate="update %{x}: %{y:.0f} CG iterations<extra></extra>",
+        ),
+        go.Scatter(
+            x=x[rejected],
+            y=ok[rejected],
+            mode="markers",
+            name="step rejected",
+            marker=dict(
+                color=LINE["clipped"], size=7, symbol="x-thin", line=dict(width=1.5, color=LINE["clipped"])
+            ),
+            hovertemplate="update %{x}: no step lowered the loss<extra></extra>",
+        ),
+    ]
+    return figure(
+        traces,
+        title,
+        height,
+        xaxis=dict(title=dict(text="update"), **int_axis(x)),
+        yaxis=dict(title=dict(text="damping λ (after the update)"), type="log", exponentformat="power"),
+        yaxis2=dict(
+            title=dict(text="CG iterations"),
+            overlaying="y",
+            side="right",
+            rangemode="tozero",
+            showgrid=False,
+            tickmode="array",  # round whole counts
+            tickvals=_count_ticks(iters),
+        ),
+        barmode="overlay",
+    )
+
+
+def _count_ticks(counts: np.ndarray) -> list[int]:
+    """At most six round ticks from 0 to the largest count."""
+    top = float(np.nanmax(counts)) if np.isfinite(counts).any() else 1.0
+    step = next(s for s in (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000) if top / s <= 5)
+    return list(range(0, int(top) + step, step))

@@ -25,7 +25,7 @@ from rnnlab import RunConfig, RunResult, budget
 from rnnlab.results import versions
 from rnnlab.snapshots import Snapshot
 from rnnlab.tasks import make_task
-from rnnlab.train import LIVE_COLUMNS, progress_record
+from rnnlab.train import live_columns, progress_record
 
 from . import backends, gate, sessions
 from .backends import TrainingError
@@ -58,7 +58,9 @@ class RunView:
         """Metrics so far: the finished result's full table, else the live records."""
         if self.result is not None:
             return self.result.metrics
-        return pd.DataFrame(self.records, columns=list(LIVE_COLUMNS))  # before the result: live ones
+        return pd.DataFrame(
+            self.records, columns=list(live_columns(self.cfg))
+        )  # before the result: live ones
 
 
 @dataclass

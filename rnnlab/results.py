@@ -50,6 +50,21 @@ WEIGHT_NAMES = {
 }
 
 
+def spectrum_arrays(snaps: list[Snapshot], L: int) -> dict[str, np.ndarray]:
+    """`lyapunov` (S, K): each snapshot's exponents, descending, ln per step; `lyapunov_running`
+    (S, L, M): the running estimate of the top M = min(3, K) after each step, NaN in the warm-up.
+    A snapshot without a spectrum (diverged, or refused by a budget) is a row of NaN."""
+    specs = [d.spectrum for d in snaps]
+    K = max((s.k for s in specs if s is not None), default=0)
+    M = min(3, K)
+    lam, run = np.full((len(snaps), K), np.nan), np.full((len(snaps), L, M), np.nan)
+    for i, s in enumerate(specs):
+        if s is not None and s.k == K:
+            lam[i] = s.exponents
+            run[i, s.warmup :] = s.running[:, :M]
+    return {"lyapunov": lam, "lyapunov_running": run}
+
+
 def versions() -> dict[str, str]:
     import torch
 
@@ -102,6 +117,7 @@ class RunResult:
         }
         for name in WEIGHT_NAMES[cell]:
             arrays[name] = np.stack([d.weights[name] for _, d in snaps])
+        arrays.update(spectrum_arrays([d for _, d in snaps], L))
         return cls(cfg, metrics, arrays, summary)
 
     # ---- convenience views ---------------------------------------------------------------------
@@ -120,6 +136,11 @@ class RunResult:
 
     def heatmap(self, i: int = -1) -> np.ndarray:
         return self.arrays["jacobian"][i]
+
+    def exponents(self, i: int = -1) -> np.ndarray:
+        """Snapshot i's Lyapunov exponents (K,), descending; empty for an export that predates them."""
+        lam = self.arrays.get("lyapunov")
+        return np.zeros(0) if lam is None else lam[i]
 
     @property
     def nbytes(self) -> int:

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from . import cells
 from .cells import GATES
 from .config import RunConfig
 from .results import METRIC_COLUMNS, METRICS, NPZ, SUMMARY, WEIGHT_NAMES, RunResult
@@ -106,6 +107,12 @@ WEIGHT_SHAPES: dict[str, tuple[str, ...]] = {
     "bias_hh": ("S", "gH"),
     "bias_ih": ("S", "gH"),
 }
+OPTIONAL_ARRAYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "lyapunov": (("S", "K"), "f"),
+    "lyapunov_running": (("S", "L", "M"), "f"),
+}
+"""Arrays added after the first exports: present together or not at all (older exports lack them).
+K <= n exponents (n the state size: H, or 2H for lstm), M = min(3, K)."""
 _KINDS = {"i": ("iu", "integers"), "f": ("f", "real numbers"), "c": ("c", "complex numbers")}
 
 
@@ -139,7 +146,7 @@ def check_arrays(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> Dims:
                 NPZ, name, f"{name} is missing; an export of a {cfg.cell} run holds {', '.join(schema)}"
             )
     for name in arrays:
-        if name not in schema:
+        if name not in schema and name not in OPTIONAL_ARRAYS:
             raise ExportError(
                 NPZ,
                 name,
@@ -163,7 +170,34 @@ def check_arrays(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> Dims:
         got, want = _tuple(arrays[name].shape), dims.shape(symbols)
         if got != want:
             raise ExportError(NPZ, name, f"{name} has shape {got}; expected {_symbols(symbols)} = {want}")
+    _check_optional(cfg, arrays, dims)
     return dims
+
+
+def _check_optional(cfg: RunConfig, arrays: Mapping[str, Shaped], dims: Dims) -> None:
+    """The spectrum's arrays: both or neither, K <= the state size, M = min(3, K)."""
+    have = [name for name in OPTIONAL_ARRAYS if name in arrays]
+    if not have:
+        return
+    if len(have) < len(OPTIONAL_ARRAYS):
+        missing = next(name for name in OPTIONAL_ARRAYS if name not in arrays)
+        raise ExportError(NPZ, missing, f"{missing} is missing; it comes with {', '.join(have)}")
+    for name, (symbols, kind) in OPTIONAL_ARRAYS.items():
+        _check_kind(name, arrays[name], kind)
+        if len(arrays[name].shape) != len(symbols):
+            raise ExportError(
+                NPZ, name, f"{name} has shape {_tuple(arrays[name].shape)}; expected {_symbols(symbols)}"
+            )
+    n = cells.state_size(cfg.cell, cfg.hidden)
+    K = _tuple(arrays["lyapunov"].shape)[1]
+    for name, want in (
+        ("lyapunov", (dims.S, min(K, n))),
+        ("lyapunov_running", (dims.S, dims.L, min(3, K))),
+    ):
+        got = _tuple(arrays[name].shape)
+        if got != want:
+            expected = f"{_symbols(OPTIONAL_ARRAYS[name][0])} = {want} (K <= n = {n}, M = min(3, K))"
+            raise ExportError(NPZ, name, f"{name} has shape {got}; expected {expected}")
 
 
 def _check_kind(name: str, a: Shaped, kind: str) -> None:

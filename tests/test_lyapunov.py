@@ -58,12 +58,24 @@ def test_sum_of_exponents_is_mean_log_det(cfg):
     assert np.all(np.diff(spec.exponents) <= 0)  # sorted descending
 
 
+def gram_schmidt(A: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Q R = A by modified Gram-Schmidt (no LAPACK), diag(R) >= 0."""
+    Q, R = A.copy(), np.zeros((A.shape[1], A.shape[1]))
+    for j in range(A.shape[1]):
+        for i in range(j):
+            R[i, j] = Q[:, i] @ Q[:, j]
+            Q[:, j] -= R[i, j] * Q[:, i]
+        R[j, j] = np.linalg.norm(Q[:, j])
+        Q[:, j] /= R[j, j]
+    return Q, R
+
+
 def numpy_spectrum(jacs: np.ndarray, warmup: int) -> np.ndarray:
-    """Independent float64 oracle: numpy's QR, every exponent, sorted descending."""
+    """Independent float64 oracle: Gram-Schmidt written here, every exponent, sorted descending."""
     Q = np.eye(jacs.shape[1])
     total = np.zeros(jacs.shape[1])
     for t, J in enumerate(jacs):
-        Q, R = np.linalg.qr(J @ Q)
+        Q, R = gram_schmidt(J @ Q)
         if t >= warmup:
             total += np.log(np.abs(np.diag(R)))
     return np.sort(total / (len(jacs) - warmup))[::-1]
@@ -153,3 +165,65 @@ def test_fit_weights_reproduce_the_fitted_slope():
     lags, mean, _, _ = lag_profile(hm)
     want = fit_slope(lags, mean, max_lag=hi, min_lag=lo) * math.log(10)
     assert lyapunov.fit_weights(T, lo, hi) @ rates == pytest.approx(want, abs=1e-12)
+
+
+# ------------------------------------------------------------------------ recorded and exported
+
+
+def numpy_rnn_jacobians(W, Wx, b, x, act: str, leak: float) -> np.ndarray:
+    """J_t of the vanilla cell in float64 numpy from the exported weights and probe (no torch)."""
+    f = {"tanh": np.tanh, "relu": lambda a: np.maximum(a, 0.0)}[act]
+    df = {"tanh": lambda a: 1 - np.tanh(a) ** 2, "relu": lambda a: (a > 0).astype(float)}[act]
+    h, jacs = np.zeros(W.shape[0]), []
+    for xt in x:
+        a = W @ h + Wx @ xt + b
+        jacs.append(leak * np.eye(len(h)) + (1 - leak) * df(a)[:, None] * W)
+        h = leak * h + (1 - leak) * f(a)
+    return np.array(jacs)
+
+
+@pytest.mark.parametrize(("act", "leak"), [("tanh", 0.0), ("relu", 0.4)])
+def test_exported_spectrum_matches_a_numpy_reference(tmp_path, act, leak):
+    from rnnlab.reading import load_run
+    from rnnlab.train import run
+
+    cfg = RunConfig(act=act, leak=leak, hidden=12, seq_len=60, steps=6, snapshots=2, rho=1.5, lr=0.05)
+    r = load_run(run(cfg).save(tmp_path))
+    a = {k: v.astype(np.float64) for k, v in r.arrays.items() if k != "eigvals"}
+    L = a["probe_x"].shape[0]
+    for i in range(len(r.snapshot_steps)):
+        J = numpy_rnn_jacobians(a["W_hh"][i], a["W_xh"][i], a["b_h"][i], a["probe_x"], act, leak)
+        want = numpy_spectrum(J, int(lyapunov.WARMUP * L))
+        np.testing.assert_allclose(r.exponents(i), want, atol=1e-4)
+        run_i = a["lyapunov_running"][i]
+        assert np.isnan(run_i[: int(lyapunov.WARMUP * L)]).all() and np.isfinite(run_i[-1]).all()
+
+
+def test_spectrum_k_respects_the_view_budget(monkeypatch):
+    from rnnlab import budget
+
+    assert budget.spectrum_k(100, 64) == 64
+    monkeypatch.setenv(budget.VIEW_GFLOP_ENV, "40")  # 10 GFLOP for the spectrum
+    k = budget.spectrum_k(1000, 512)
+    assert 1 <= k < 512
+    assert budget.spectrum_flops(1000, 512, k) <= 10e9 < budget.spectrum_flops(1000, 512, k + 1)
+
+
+def test_export_refuses_a_spectrum_that_does_not_fit(tmp_path):
+    from rnnlab.reading import load_run
+    from rnnlab.safezip import ExportError
+    from rnnlab.schema import validate
+    from rnnlab.train import run
+
+    r = run(RunConfig(hidden=6, seq_len=20, steps=2, snapshots=2))
+    assert r.arrays["lyapunov"].shape == (2, 6) and r.arrays["lyapunov_running"].shape == (2, 20, 3)
+    validate(r)
+    alone = {k: v for k, v in r.arrays.items() if k != "lyapunov_running"}
+    with pytest.raises(ExportError, match="lyapunov_running is missing"):
+        validate(type(r)(r.config, r.metrics, alone, r.summary))
+    wide = {**r.arrays, "lyapunov": np.zeros((2, 7))}  # more exponents than the state has
+    with pytest.raises(ExportError, match=r"lyapunov has shape \(2, 7\)"):
+        validate(type(r)(r.config, r.metrics, wide, r.summary))
+    older = {k: v for k, v in r.arrays.items() if not k.startswith("lyapunov")}  # before the spectrum
+    r.arrays = older
+    assert load_run(r.save(tmp_path)).exponents().size == 0

@@ -102,6 +102,7 @@ def warmup_steps(T: int, warmup: int | None) -> int:
     return min(w, T - 1)
 
 
+@torch.no_grad()
 def spectrum(jacs: Tensor, k: int | None = None, warmup: int | None = None) -> Spectrum:
     """Lyapunov exponents of the products of jacs (T, n, n), jacs[t-1] = J_t, by repeated QR.
 
@@ -116,19 +117,19 @@ def spectrum(jacs: Tensor, k: int | None = None, warmup: int | None = None) -> S
     if not 1 <= k <= n:
         raise ValueError(f"k must be in 1..{n}, got {k}")
     w = warmup_steps(T, warmup)
-    J = jacs.detach().cpu().to(torch.float64).numpy()  # numpy's QR: ~8x less overhead per small step
-    Q = start_frame(n, k).numpy()  # (n, k) orthonormal
-    logs = np.empty((T - w, k))  # ln |R_ii| of every averaged step
-    with np.errstate(divide="ignore"):  # a step that zeroes a direction (dead ReLU) gives -inf
-        for t in range(T):
-            Q, R = np.linalg.qr(J[t] @ Q)  # (n, k), (k, k)
-            if t >= w:
-                logs[t - w] = np.log(np.abs(np.diagonal(R)))
+    J = jacs.detach().to(torch.float64)  # torch, not numpy: its thread count is the app's setting
+    Q = start_frame(n, k)  # (n, k) orthonormal
+    logs = torch.empty(T - w, k, dtype=torch.float64)  # ln |R_ii| of every averaged step
+    for t in range(T):
+        Q, R = torch.linalg.qr(J[t] @ Q)  # (n, k), (k, k)
+        if t >= w:
+            logs[t - w] = torch.log(torch.abs(torch.diagonal(R)))  # -inf for a zeroed direction
     m = min(RUNNING, k)
-    running = np.cumsum(logs[:, :m], 0) / np.arange(1, T - w + 1)[:, None]  # (T - w, m)
-    exps = np.sort(logs.mean(0))[::-1]  # (k,) descending
-    sd = float(logs[:, 0].std()) if T - w > 1 else math.nan
-    return Spectrum(exps, running, n, w, sd)
+    counts = torch.arange(1, T - w + 1, dtype=torch.float64)[:, None]  # (T - w, 1)
+    running = torch.cumsum(logs[:, :m], 0) / counts  # (T - w, m)
+    exps = torch.sort(logs.mean(0), descending=True).values  # (k,)
+    sd = float(logs[:, 0].std(correction=0)) if T - w > 1 else math.nan
+    return Spectrum(exps.numpy(), running.numpy(), n, w, sd)
 
 
 def start_frame(n: int, k: int) -> Tensor:

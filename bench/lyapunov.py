@@ -5,7 +5,9 @@
 
 Both work on the same one-step Jacobians (a tanh cell at rho = 1), measured side by side in one
 process, median of a few repeats. The spectrum is every exponent (k = H), in float64; the heatmap
-is all L columns of the rms norm, in float32. One line per size.
+is all L columns of the rms norm, in float32. One line per size. --threads sets torch's threads
+(default 1, as the app runs): the spectrum's small QRs do not gain from a second thread, and on a
+busy 2-core machine they lose a lot to it.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, default=1, help="torch threads (the app's default is 1)")
     args = p.parse_args()
+    torch.set_num_threads(args.threads)
     sizes = [(50, 32)] if args.quick else [(100, 64), (500, 128)]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for T, H in sizes:

@@ -65,6 +65,20 @@ def spectrum_arrays(snaps: list[Snapshot], L: int) -> dict[str, np.ndarray]:
     return {"lyapunov": lam, "lyapunov_running": run}
 
 
+def orbit_arrays(snaps: list[Snapshot]) -> dict[str, np.ndarray]:
+    """`orbits` (S, P, R): each snapshot's free-running orbits through the mean activity
+    (rnnlab.attractors); `orbit_period` (S, P): 1 fixed point, p a cycle, 0 chaos, -1 aperiodic.
+    A snapshot without orbits (non-finite weights) is NaN and -1."""
+    got = [d.orbits for d in snaps]
+    shape = next((o.points.shape for o in got if o is not None), (0, 0))
+    points = np.full((len(snaps), *shape), np.nan)
+    period = np.full((len(snaps), shape[0]), -1, dtype=np.int64)
+    for i, o in enumerate(got):
+        if o is not None:
+            points[i], period[i] = o.points, o.period
+    return {"orbits": points, "orbit_period": period}
+
+
 def versions() -> dict[str, str]:
     import torch
 
@@ -118,6 +132,7 @@ class RunResult:
         for name in WEIGHT_NAMES[cell]:
             arrays[name] = np.stack([d.weights[name] for _, d in snaps])
         arrays.update(spectrum_arrays([d for _, d in snaps], L))
+        arrays.update(orbit_arrays([d for _, d in snaps]))
         return cls(cfg, metrics, arrays, summary)
 
     # ---- convenience views ---------------------------------------------------------------------

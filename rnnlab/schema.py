@@ -110,9 +110,14 @@ WEIGHT_SHAPES: dict[str, tuple[str, ...]] = {
 OPTIONAL_ARRAYS: dict[str, tuple[tuple[str, ...], str]] = {
     "lyapunov": (("S", "K"), "f"),
     "lyapunov_running": (("S", "L", "M"), "f"),
+    "orbits": (("S", "P", "R"), "f"),
+    "orbit_period": (("S", "P"), "i"),
 }
-"""Arrays added after the first exports: present together or not at all (older exports lack them).
-K <= n exponents (n the state size: H, or 2H for lstm), M = min(3, K)."""
+"""Arrays added after the first exports, in groups (OPTIONAL_GROUPS) present together or not at all
+(older exports lack them). K <= n exponents (n the state size: H, or 2H for lstm), M = min(3, K);
+P <= MAX_ORBITS free-running orbits of R <= MAX_ORBIT_STEPS recorded steps."""
+OPTIONAL_GROUPS = (("lyapunov", "lyapunov_running"), ("orbits", "orbit_period"))
+MAX_ORBITS, MAX_ORBIT_STEPS = 16, 256
 _KINDS = {"i": ("iu", "integers"), "f": ("f", "real numbers"), "c": ("c", "complex numbers")}
 
 
@@ -175,29 +180,42 @@ def check_arrays(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> Dims:
 
 
 def _check_optional(cfg: RunConfig, arrays: Mapping[str, Shaped], dims: Dims) -> None:
-    """The spectrum's arrays: both or neither, K <= the state size, M = min(3, K)."""
-    have = [name for name in OPTIONAL_ARRAYS if name in arrays]
-    if not have:
-        return
-    if len(have) < len(OPTIONAL_ARRAYS):
-        missing = next(name for name in OPTIONAL_ARRAYS if name not in arrays)
-        raise ExportError(NPZ, missing, f"{missing} is missing; it comes with {', '.join(have)}")
-    for name, (symbols, kind) in OPTIONAL_ARRAYS.items():
-        _check_kind(name, arrays[name], kind)
-        if len(arrays[name].shape) != len(symbols):
-            raise ExportError(
-                NPZ, name, f"{name} has shape {_tuple(arrays[name].shape)}; expected {_symbols(symbols)}"
-            )
-    n = cells.state_size(cfg.cell, cfg.hidden)
-    K = _tuple(arrays["lyapunov"].shape)[1]
-    for name, want in (
-        ("lyapunov", (dims.S, min(K, n))),
-        ("lyapunov_running", (dims.S, dims.L, min(3, K))),
-    ):
-        got = _tuple(arrays[name].shape)
-        if got != want:
-            expected = f"{_symbols(OPTIONAL_ARRAYS[name][0])} = {want} (K <= n = {n}, M = min(3, K))"
-            raise ExportError(NPZ, name, f"{name} has shape {got}; expected {expected}")
+    """Each optional group: all or none, with the kinds and shapes OPTIONAL_ARRAYS documents."""
+    for group in OPTIONAL_GROUPS:
+        have = [name for name in group if name in arrays]
+        if not have:
+            continue
+        if len(have) < len(group):
+            missing = next(name for name in group if name not in arrays)
+            raise ExportError(NPZ, missing, f"{missing} is missing; it comes with {', '.join(have)}")
+        for name in group:
+            symbols, kind = OPTIONAL_ARRAYS[name]
+            _check_kind(name, arrays[name], kind)
+            if len(arrays[name].shape) != len(symbols):
+                raise ExportError(
+                    NPZ, name, f"{name} has shape {_tuple(arrays[name].shape)}; expected {_symbols(symbols)}"
+                )
+        for name, want, rule in _optional_shapes(group[0], cfg, arrays, dims):
+            got = _tuple(arrays[name].shape)
+            if got != want:
+                expected = f"{_symbols(OPTIONAL_ARRAYS[name][0])} = {want} ({rule})"
+                raise ExportError(NPZ, name, f"{name} has shape {got}; expected {expected}")
+
+
+def _optional_shapes(first: str, cfg: RunConfig, arrays: Mapping[str, Shaped], dims: Dims):
+    """(name, expected shape, the rule in words) for the optional group that starts with `first`."""
+    if first == "lyapunov":
+        n = cells.state_size(cfg.cell, cfg.hidden)
+        K = _tuple(arrays["lyapunov"].shape)[1]
+        rule = f"K <= n = {n}, M = min(3, K)"
+        return [
+            ("lyapunov", (dims.S, min(K, n)), rule),
+            ("lyapunov_running", (dims.S, dims.L, min(3, K)), rule),
+        ]
+    _, P, R = _tuple(arrays["orbits"].shape)
+    rule = f"P <= {MAX_ORBITS}, R <= {MAX_ORBIT_STEPS}"
+    P, R = min(P, MAX_ORBITS), min(R, MAX_ORBIT_STEPS)
+    return [("orbits", (dims.S, P, R), rule), ("orbit_period", (dims.S, P), rule)]
 
 
 def _check_kind(name: str, a: Shaped, kind: str) -> None:

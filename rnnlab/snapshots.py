@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import budget, jacobian, lyapunov
+from . import attractors, budget, jacobian, lyapunov
 from .cells import RecurrentNet
 
 
@@ -38,6 +38,7 @@ class Snapshot:
     provenance: Provenance | None  # None: nothing was measured (weights non-finite, or no heatmap)
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # recurrent and input weights
     spectrum: lyapunov.Spectrum | None = None  # None where the Jacobians were not formed or not finite
+    orbits: attractors.Orbits | None = None  # where it settles running freely; None: weights non-finite
 
 
 @dataclass
@@ -91,7 +92,8 @@ def snapshot(
         for name, p in model.named_parameters()
         if not name.startswith(("W_hy", "b_y"))
     }
-    return Snapshot(values, eig, q, complete, provenance, weights, spec)
+    orbits = attractors.free_run(model) if np.isfinite(W).all() else None
+    return Snapshot(values, eig, q, complete, provenance, weights, spec, orbits)
 
 
 def provenance_summary(norm: str, snaps: list[Snapshot]) -> dict[str, Any]:

@@ -49,3 +49,14 @@ def test_theory_page_explains_the_qr_method_with_your_spectrum():
     want = analyse(RunConfig()).spectrum  # the theory page's network is the sidebar's (a vanilla rnn)
     np.testing.assert_allclose(array(bars["data"][0]["y"]), want.exponents, atol=1e-9)
     assert any("The QR method" in m.value for m in at.markdown)
+
+
+def test_a_finished_run_shows_its_orbit_diagram():
+    at = app(**TINY)
+    at.run()
+    train(at)
+    torch.set_num_threads(1)
+    oracle = run(RunConfig(seq_len=20, hidden=8, steps=5))
+    diagram = charts_by_title(at)["Where the network settles (orbit diagram)"]
+    drawn = np.sort(np.concatenate([array(t["y"]) for t in diagram["data"] if t["y"] != [None]]))
+    np.testing.assert_allclose(drawn, np.sort(oracle.arrays["orbits"].ravel()), atol=1e-9)

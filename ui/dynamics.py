@@ -7,7 +7,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, lyapunov, plots
+from rnnlab import RunConfig, attractors, lyapunov, plots
 from rnnlab.cells import state_size
 from rnnlab.lyapunov import SlopeGap, Spectrum
 
@@ -134,18 +134,46 @@ def panel(
 
 
 def over_training(res) -> None:
-    """The top exponents at every snapshot of a finished run (absent for an export without them)."""
-    lam = res.arrays.get("lyapunov")
-    if lam is None or not lam.size or not np.isfinite(lam).any():
+    """The orbit diagram and the top exponents at every snapshot of a finished run (each absent for
+    an export that predates it)."""
+    lam, orbits = res.arrays.get("lyapunov"), res.arrays.get("orbits")
+    has_lam = lam is not None and lam.size and np.isfinite(lam).any()
+    has_orbits = orbits is not None and orbits.size
+    if not (has_lam or has_orbits):
         return
-    fig = plots.lyapunov_training_figure(
-        res.snapshot_steps, lam, title="Top Lyapunov exponents over training"
-    )
-    widgets.chart(fig, "lyapunov-training", key="lab.lyaptrain")
-    st.caption(
-        "λ₁ crossing zero means the trained network moved between fading and growing memory; "
-        "the slider above shows the whole spectrum of each snapshot."
-    )
+    st.markdown("##### Dynamics over training")
+    left, right = st.columns(2, gap="medium")
+    if has_orbits:
+        m = res.metrics
+        hits = attractors.cliffs(m["grad_norm"].to_numpy(float), m["seq_loss"].to_numpy(float))
+        cliff_steps = np.unique(m["step"].to_numpy()[hits]) if hits.size else np.zeros(0)
+        with left:
+            fig = plots.orbit_figure(
+                res.snapshot_steps,
+                orbits,
+                res.arrays["orbit_period"],
+                cliff_steps,
+                title="Where the network settles (orbit diagram)",
+            )
+            widgets.chart(fig, "orbit-diagram", key="lab.orbits")
+            st.caption(
+                f"At each snapshot the network runs on its own (input held at 0) from "
+                f"{orbits.shape[1]} start states for {attractors.SETTLE} steps, then {orbits.shape[2]} "
+                "steps are drawn as its mean activity. One dot: a fixed point; p dots: a cycle; a "
+                "smear: chaos. Dotted lines: updates where the loss jumped or the gradient spiked "
+                "(above 5x the median of the 20 before); a change of attractor there is a "
+                "bifurcation that training crossed."
+            )
+    if has_lam:
+        with right:
+            fig = plots.lyapunov_training_figure(
+                res.snapshot_steps, lam, title="Top Lyapunov exponents over training"
+            )
+            widgets.chart(fig, "lyapunov-training", key="lab.lyaptrain")
+            st.caption(
+                "λ₁ crossing zero means the trained network moved between fading and growing memory; "
+                "the slider above shows the whole spectrum of each snapshot."
+            )
 
 
 def spectrum_of(res, i: int) -> Spectrum | None:

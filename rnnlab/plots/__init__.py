@@ -8,7 +8,7 @@ Modules
 - `lab`: the Jacobian heatmap, its lag profile, the eigenvalues of W_hh.
 - `training`: loss, gradient norm, temporal gradient profile, spectral radius during training.
 - `theory`: the Theory page's formulas drawn next to the measurements.
-- `dynamics`: the Lyapunov spectrum, its convergence, the exponents over training.
+- `dynamics`: the Lyapunov spectrum, its convergence, the exponents over training, the orbit diagram.
 - `cliff`: the Theory page's loss cliff and gradient clipping pictures.
 - `compare`: two runs, A and B, on the same axes.
 
@@ -17,7 +17,7 @@ The builders are also importable from here (`rnnlab.plots.jacobian_heatmap`).
 
 from .cliff import cliff_figure, cliff_steps_figure, clip_figure
 from .compare import difference_heatmap, grad_norm_overlay, loss_overlay, shared_range
-from .dynamics import lyapunov_figure, lyapunov_running_figure, lyapunov_training_figure
+from .dynamics import lyapunov_figure, lyapunov_running_figure, lyapunov_training_figure, orbit_figure
 from .lab import chunk_boundaries, eigen_figure, jacobian_heatmap, lag_profile_figure
 from .theory import eig_powers_figure, mean_field_figure, pascanu_figure
 from .training import grad_norm_figure, grad_time_figure, loss_figure, radius_figure
@@ -41,6 +41,7 @@ __all__ = [
     "lyapunov_running_figure",
     "lyapunov_training_figure",
     "mean_field_figure",
+    "orbit_figure",
     "pascanu_figure",
     "radius_figure",
     "shared_range",

@@ -128,3 +128,77 @@ def lyapunov_training_figure(
         yaxis=dict(title=dict(text="λ<sub>i</sub>, ln per step")),
         shapes=[zero],
     )
+
+
+KIND_COLOURS = {"fixed point": "#2171b5", "cycle": "#0f766e", "chaos": "#d7301f", "aperiodic": "#9ca3af"}
+
+
+def _kind_name(p: int) -> str:
+    return "fixed point" if p == 1 else "cycle" if p > 1 else "chaos" if p == 0 else "aperiodic"
+
+
+def orbit_figure(
+    steps: np.ndarray,
+    orbits: np.ndarray,
+    period: np.ndarray,
+    cliffs: np.ndarray | None = None,
+    *,
+    title: str | None = None,
+    height: int = 340,
+) -> go.Figure:
+    """Orbit (bifurcation) diagram: every recorded mean activity (S, P, R) at its snapshot step (S,),
+    one trace per kind of attractor (period (S, P): 1 fixed point, p > 1 cycle, 0 chaos, -1 aperiodic);
+    dotted lines at `cliffs`, the training steps where the loss jumped or the gradient spiked."""
+    pts, per = np.asarray(orbits, dtype=float), np.asarray(period)
+    _, P, R = pts.shape
+    cliffs = np.zeros(0) if cliffs is None else np.asarray(cliffs, dtype=float)
+    x = np.repeat(np.asarray(steps, dtype=float)[:, None, None], P, 1).repeat(R, 2)  # (S, P, R)
+    kinds = np.vectorize(_kind_name, otypes=[object])(per) if per.size else per.astype(object)
+    traces = []
+    for name, colour in KIND_COLOURS.items():
+        sel = kinds == name  # (S, P)
+        if not sel.any():
+            continue
+        periods = np.repeat(per[:, :, None], R, 2)[sel]
+        traces.append(
+            go.Scatter(
+                x=x[sel].ravel(),
+                y=pts[sel].ravel(),
+                mode="markers",
+                name=name,
+                marker=dict(size=4, color=colour, opacity=0.6),
+                customdata=periods.ravel(),
+                hovertemplate="step %{x}: mean activity %{y:.4f} (period code %{customdata})<extra></extra>",
+            )
+        )
+    shapes = [
+        dict(
+            type="line",
+            xref="x",
+            x0=c,
+            x1=c,
+            yref="paper",
+            y0=0,
+            y1=1,
+            line=dict(color="#d7301f", dash="dot"),
+        )
+        for c in np.asarray(cliffs, dtype=float)
+    ]
+    if len(cliffs):
+        traces.append(
+            go.Scatter(
+                x=[None],
+                y=[None],
+                mode="lines",
+                name="loss jump / gradient spike",
+                line=dict(color="#d7301f", dash="dot"),
+            )
+        )
+    return figure(
+        traces,
+        title,
+        height,
+        xaxis=dict(title=dict(text="training step"), **int_axis(np.asarray(steps))),
+        yaxis=dict(title=dict(text="mean activity (1/H) Σ h<sub>i</sub>")),
+        shapes=shapes,
+    )

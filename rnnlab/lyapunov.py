@@ -231,3 +231,30 @@ def slope_gap(spec: Spectrum, heatmap: np.ndarray) -> SlopeGap:
     v[spec.warmup :] = 1.0 / (T - spec.warmup)  # the QR average's weights
     spread = 3.0 * spec.rate_sd * float(np.linalg.norm(fit_weights(T, lo, hi) - v))
     return SlopeGap(spec.lambda_1, slope, lo, hi, spread + 0.5 * math.log(hi / lo) / (hi - lo))
+
+
+# ---- gradient flossing (Engelken 2023) ----------------------------------------------------------
+
+FLOSS_K = 4
+"""Gradient flossing pushes the top FLOSS_K exponents (or all n, when fewer) toward zero."""
+
+
+def top_exponents(jacs: Tensor, k: int, warmup: int = 0) -> Tensor:
+    """The top k exponents of jacs (T, n, n) as a differentiable function of the Jacobians: the same
+    repeated QR as `spectrum`, kept on autograd's tape (torch.linalg.qr has a backward), in the
+    Jacobians' dtype, unsorted (the QR order, largest first once aligned). (k,)"""
+    T, n = jacs.shape[0], jacs.shape[1]
+    Q = start_frame(n, k).to(jacs.dtype)  # (n, k)
+    total = jacs.new_zeros(k)
+    for t in range(T):
+        Q, R = torch.linalg.qr(jacs[t] @ Q)  # (n, k), (k, k)
+        if t >= warmup:
+            total = total + torch.log(torch.abs(torch.diagonal(R)))
+    return total / (T - warmup)
+
+
+def floss_penalty(jacs: Tensor, k: int = FLOSS_K) -> Tensor:
+    """sum_i lambda_i^2 over the top min(k, n) exponents: zero when they all sit at zero, which is
+    where a gradient neither vanishes nor explodes along those directions. Differentiable."""
+    lam = top_exponents(jacs, min(k, jacs.shape[1]), warmup_steps(jacs.shape[0], None))
+    return (lam**2).sum()

@@ -48,6 +48,7 @@ typecheck: setup  ## mypy on rnnlab/ (configured in pyproject.toml); part of `ma
 bench: setup  ## benchmark scripts: ratios measured side by side in one process
 	$(PY) bench/train_step.py
 	$(PY) bench/jacobian.py
+	$(PY) bench/lyapunov.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache

@@ -23,7 +23,7 @@ import math
 import os
 from dataclasses import dataclass
 
-from . import cells, tasks
+from . import cells, lyapunov, tasks
 from .config import RunConfig
 
 VIEW_MB_ENV = "RNNLAB_VIEW_MB"
@@ -36,6 +36,10 @@ spectral engine on one core of the dev machine; 3 GB per training process (RNNLA
 them at once)."""
 
 MIN_COLUMNS = 4
+SPECTRUM_SHARE = 0.25
+"""The Lyapunov spectrum (rnnlab.lyapunov) may take this share of a view's work budget; the heatmap's
+columns get the rest. Below it every exponent is computed (up to lyapunov.ALL_MAX_N), above it
+the top k that fit."""
 # Measured peak resident memory of analyse() against these estimates (1 thread, dev machine): rnn
 # H=256 T=300 524 MB (est. 533), H=512 T=200 1224 MB (1166); gru H=128 T=300 442 MB (432); lstm H=128
 # T=300 837 MB (1005).
@@ -83,6 +87,20 @@ def view_bytes(cfg: RunConfig | _Sizes, columns: int) -> float:
     return _OVERHEAD + jac + autograd + columns * n * n * 4 * _STACK_COPIES
 
 
+def spectrum_flops(L: int, n: int, k: int) -> float:
+    """Work of the spectrum's k exponents: per step one (n, n) x (n, k) product and a QR of (n, k)."""
+    return L * (2.0 * n * n * k + 4.0 * n * k * k)
+
+
+def spectrum_k(L: int, n: int) -> int:
+    """How many Lyapunov exponents a view of L steps and state size n computes within its share of
+    the work budget: lyapunov.exponents_k(n), or fewer (at least 1) when that costs more."""
+    want, share = lyapunov.exponents_k(n), SPECTRUM_SHARE * view_gflop() * 1e9
+    if spectrum_flops(L, n, want) <= share:
+        return want
+    return max(1, _largest(lambda k: spectrum_flops(L, n, k) <= share, want))
+
+
 def view_flops(cfg: RunConfig, columns: int) -> float:
     """Work of one heatmap: each computed column advances by one n x n product per later step."""
     L, n = cfg.seq_total, state_size(cfg)
@@ -114,6 +132,8 @@ def plan_view(cfg: RunConfig, flop_budget: float | None = None) -> ViewPlan:
     work budget, e.g. the smaller one of a view that redraws on every control change)."""
     L = cfg.seq_total
     flops = flop_budget if flop_budget is not None else view_gflop() * 1e9
+    n = state_size(cfg)
+    budget, flops = flops, max(flops - spectrum_flops(L, n, spectrum_k(L, n)), 0.0)  # spectrum first
     mem = view_mb() * 2**20
     base = view_bytes(cfg, 0)
     if view_bytes(cfg, MIN_COLUMNS) > mem:
@@ -132,7 +152,7 @@ def plan_view(cfg: RunConfig, flop_budget: float | None = None) -> ViewPlan:
         return ViewPlan(None, "", "", view_bytes(cfg, L) / 2**20, view_flops(cfg, L) / 1e9)
     note = (
         f"{cols} of the {L} columns k computed, evenly spaced (every {math.ceil(L / cols)}th), to stay "
-        f"within this server's budget for one view ({_size(mem)}, {flops / 1e9:.0f} GFLOP)."
+        f"within this server's budget for one view ({_size(mem)}, {budget / 1e9:.0f} GFLOP)."
     )
     return ViewPlan(cols, "", note, view_bytes(cfg, cols) / 2**20, view_flops(cfg, cols) / 1e9)
 

@@ -85,6 +85,7 @@ class RunConfig:
     l1: float = 0.0
     l2: float = 0.0
     omega: float = 0.0
+    floss: float = 0.0
     train_recurrent: bool = True
     teacher_forcing: bool = True
     norm: str = "spectral"

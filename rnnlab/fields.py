@@ -301,6 +301,17 @@ FIELDS: tuple[Field, ...] = (
         label="Omega regulariser",
     ),
     F(
+        "floss",
+        float,
+        0.0,
+        "Weight of gradient flossing (Engelken 2023): a penalty on the squares of the top 4 Lyapunov "
+        "exponents of the state map along each minibatch's first sequence, pushing them toward 0.",
+        "Remedies",
+        lo=0,
+        hi=100,
+        label="Gradient flossing",
+    ),
+    F(
         "train_recurrent",
         bool,
         True,

@@ -50,6 +50,35 @@ WEIGHT_NAMES = {
 }
 
 
+def spectrum_arrays(snaps: list[Snapshot], L: int) -> dict[str, np.ndarray]:
+    """`lyapunov` (S, K): each snapshot's exponents, descending, ln per step; `lyapunov_running`
+    (S, L, M): the running estimate of the top M = min(3, K) after each step, NaN in the warm-up.
+    A snapshot without a spectrum (diverged, or refused by a budget) is a row of NaN."""
+    specs = [d.spectrum for d in snaps]
+    K = max((s.k for s in specs if s is not None), default=0)
+    M = min(3, K)
+    lam, run = np.full((len(snaps), K), np.nan), np.full((len(snaps), L, M), np.nan)
+    for i, s in enumerate(specs):
+        if s is not None and s.k == K:
+            lam[i] = s.exponents
+            run[i, s.warmup :] = s.running[:, :M]
+    return {"lyapunov": lam, "lyapunov_running": run}
+
+
+def orbit_arrays(snaps: list[Snapshot]) -> dict[str, np.ndarray]:
+    """`orbits` (S, P, R): each snapshot's free-running orbits through the mean activity
+    (rnnlab.attractors); `orbit_period` (S, P): 1 fixed point, p a cycle, 0 chaos, -1 aperiodic.
+    A snapshot without orbits (non-finite weights) is NaN and -1."""
+    got = [d.orbits for d in snaps]
+    shape = next((o.points.shape for o in got if o is not None), (0, 0))
+    points = np.full((len(snaps), *shape), np.nan)
+    period = np.full((len(snaps), shape[0]), -1, dtype=np.int64)
+    for i, o in enumerate(got):
+        if o is not None:
+            points[i], period[i] = o.points, o.period
+    return {"orbits": points, "orbit_period": period}
+
+
 def versions() -> dict[str, str]:
     import torch
 
@@ -102,6 +131,8 @@ class RunResult:
         }
         for name in WEIGHT_NAMES[cell]:
             arrays[name] = np.stack([d.weights[name] for _, d in snaps])
+        arrays.update(spectrum_arrays([d for _, d in snaps], L))
+        arrays.update(orbit_arrays([d for _, d in snaps]))
         return cls(cfg, metrics, arrays, summary)
 
     # ---- convenience views ---------------------------------------------------------------------
@@ -120,6 +151,11 @@ class RunResult:
 
     def heatmap(self, i: int = -1) -> np.ndarray:
         return self.arrays["jacobian"][i]
+
+    def exponents(self, i: int = -1) -> np.ndarray:
+        """Snapshot i's Lyapunov exponents (K,), descending; empty for an export that predates them."""
+        lam = self.arrays.get("lyapunov")
+        return np.zeros(0) if lam is None else lam[i]
 
     @property
     def nbytes(self) -> int:

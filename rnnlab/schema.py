@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import numpy as np
 import pandas as pd
 
+from . import cells
 from .cells import GATES
 from .config import RunConfig
 from .results import METRIC_COLUMNS, METRICS, NPZ, SUMMARY, WEIGHT_NAMES, RunResult
@@ -106,6 +107,17 @@ WEIGHT_SHAPES: dict[str, tuple[str, ...]] = {
     "bias_hh": ("S", "gH"),
     "bias_ih": ("S", "gH"),
 }
+OPTIONAL_ARRAYS: dict[str, tuple[tuple[str, ...], str]] = {
+    "lyapunov": (("S", "K"), "f"),
+    "lyapunov_running": (("S", "L", "M"), "f"),
+    "orbits": (("S", "P", "R"), "f"),
+    "orbit_period": (("S", "P"), "i"),
+}
+"""Arrays added after the first exports, in groups (OPTIONAL_GROUPS) present together or not at all
+(older exports lack them). K <= n exponents (n the state size: H, or 2H for lstm), M = min(3, K);
+P <= MAX_ORBITS free-running orbits of R <= MAX_ORBIT_STEPS recorded steps."""
+OPTIONAL_GROUPS = (("lyapunov", "lyapunov_running"), ("orbits", "orbit_period"))
+MAX_ORBITS, MAX_ORBIT_STEPS = 16, 256
 _KINDS = {"i": ("iu", "integers"), "f": ("f", "real numbers"), "c": ("c", "complex numbers")}
 
 
@@ -139,7 +151,7 @@ def check_arrays(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> Dims:
                 NPZ, name, f"{name} is missing; an export of a {cfg.cell} run holds {', '.join(schema)}"
             )
     for name in arrays:
-        if name not in schema:
+        if name not in schema and name not in OPTIONAL_ARRAYS:
             raise ExportError(
                 NPZ,
                 name,
@@ -163,7 +175,47 @@ def check_arrays(cfg: RunConfig, arrays: Mapping[str, Shaped]) -> Dims:
         got, want = _tuple(arrays[name].shape), dims.shape(symbols)
         if got != want:
             raise ExportError(NPZ, name, f"{name} has shape {got}; expected {_symbols(symbols)} = {want}")
+    _check_optional(cfg, arrays, dims)
     return dims
+
+
+def _check_optional(cfg: RunConfig, arrays: Mapping[str, Shaped], dims: Dims) -> None:
+    """Each optional group: all or none, with the kinds and shapes OPTIONAL_ARRAYS documents."""
+    for group in OPTIONAL_GROUPS:
+        have = [name for name in group if name in arrays]
+        if not have:
+            continue
+        if len(have) < len(group):
+            missing = next(name for name in group if name not in arrays)
+            raise ExportError(NPZ, missing, f"{missing} is missing; it comes with {', '.join(have)}")
+        for name in group:
+            symbols, kind = OPTIONAL_ARRAYS[name]
+            _check_kind(name, arrays[name], kind)
+            if len(arrays[name].shape) != len(symbols):
+                raise ExportError(
+                    NPZ, name, f"{name} has shape {_tuple(arrays[name].shape)}; expected {_symbols(symbols)}"
+                )
+        for name, want, rule in _optional_shapes(group[0], cfg, arrays, dims):
+            got = _tuple(arrays[name].shape)
+            if got != want:
+                expected = f"{_symbols(OPTIONAL_ARRAYS[name][0])} = {want} ({rule})"
+                raise ExportError(NPZ, name, f"{name} has shape {got}; expected {expected}")
+
+
+def _optional_shapes(first: str, cfg: RunConfig, arrays: Mapping[str, Shaped], dims: Dims):
+    """(name, expected shape, the rule in words) for the optional group that starts with `first`."""
+    if first == "lyapunov":
+        n = cells.state_size(cfg.cell, cfg.hidden)
+        K = _tuple(arrays["lyapunov"].shape)[1]
+        rule = f"K <= n = {n}, M = min(3, K)"
+        return [
+            ("lyapunov", (dims.S, min(K, n)), rule),
+            ("lyapunov_running", (dims.S, dims.L, min(3, K)), rule),
+        ]
+    _, P, R = _tuple(arrays["orbits"].shape)
+    rule = f"P <= {MAX_ORBITS}, R <= {MAX_ORBIT_STEPS}"
+    P, R = min(P, MAX_ORBITS), min(R, MAX_ORBIT_STEPS)
+    return [("orbits", (dims.S, P, R), rule), ("orbit_period", (dims.S, P), rule)]
 
 
 def _check_kind(name: str, a: Shaped, kind: str) -> None:

@@ -2,8 +2,9 @@
 
 A snapshot holds the heatmap (log10 ||ds_t/ds_k|| for every pair k <= t, the engines of
 rnnlab.jacobian), the eigenvalues of the recurrent matrix, the preactivation variance the mean-field
-theory needs, the weights, and its `Provenance`: which engine computed the norms and with what
-guarantee. `Analysis` is the snapshot of a network at initialisation plus what the theory reads.
+theory needs, the Lyapunov spectrum on the same Jacobians (rnnlab.lyapunov), the weights, and its
+`Provenance`: which engine computed the norms and with what guarantee. `Analysis` is the snapshot
+of a network at initialisation plus what the theory reads.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from . import jacobian
+from . import attractors, budget, jacobian, lyapunov
 from .cells import RecurrentNet
 
 
@@ -36,6 +37,8 @@ class Snapshot:
     complete: bool  # every pair computed (False when a Stop or a budget cut the heatmap short)
     provenance: Provenance | None  # None: nothing was measured (weights non-finite, or no heatmap)
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # recurrent and input weights
+    spectrum: lyapunov.Spectrum | None = None  # None where the Jacobians were not formed or not finite
+    orbits: attractors.Orbits | None = None  # where it settles running freely; None: weights non-finite
 
 
 @dataclass
@@ -66,11 +69,12 @@ def snapshot(
 ) -> Snapshot:
     """The heatmap, the recurrent weights and their eigenvalues at the current weights.
 
-    heatmap=False skips the Jacobian products (a server's budget refused them): the heatmap is NaN.
+    heatmap=False skips the Jacobian products (a server's budget refused them): the heatmap is NaN
+    and there is no spectrum. The spectrum takes the exponents the budget allows (budget.spectrum_k).
     """
     L = probe_x.shape[0]
     W = model.recurrent_matrix().detach().double().numpy()
-    values, complete, provenance = np.full((L, L), np.nan), False, None
+    values, complete, provenance, spec = np.full((L, L), np.nan), False, None, None
     nan_eig = np.full(W.shape[0], np.nan, dtype=np.complex128)
     if not heatmap:
         q = float("nan")
@@ -82,12 +86,14 @@ def snapshot(
             hm = jacobian.heatmap(J, norm=norm, **heatmap_kw)
             values, complete, eig = hm.values, hm.complete, np.linalg.eigvals(W)
             provenance = Provenance(hm.method, hm.dtype, hm.certified, hm.exact)
+            spec = lyapunov.spectrum(J, k=budget.spectrum_k(L, J.shape[1]))
     weights = {
         name: p.detach().numpy().copy()
         for name, p in model.named_parameters()
         if not name.startswith(("W_hy", "b_y"))
     }
-    return Snapshot(values, eig, q, complete, provenance, weights)
+    orbits = attractors.free_run(model) if np.isfinite(W).all() else None
+    return Snapshot(values, eig, q, complete, provenance, weights, spec, orbits)
 
 
 def provenance_summary(norm: str, snaps: list[Snapshot]) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from . import activations, bptt, hf, tasks
+from . import activations, bptt, hf, jacobian, lyapunov, tasks
 from .cells import RecurrentNet
 from .config import RunConfig
 from .tasks import Batch, Task
@@ -136,6 +136,30 @@ def omega_term(model: RecurrentNet, preact: Tensor, dE_dh: Tensor) -> Tensor:
     return (((ratio - 1) ** 2) * ok).sum() / v.shape[1]
 
 
+def jacobians_with_graph(model: RecurrentNet, x: Tensor, s0: Tensor | None) -> Tensor:
+    """J_t (T, n, n) of one sequence x (T, I) from state s0 (n,) (zero when None), on autograd's
+    tape so that a penalty on them reaches the weights (closed form for rnn, torch.func for gated)."""
+    tr = model(x[:, None], s0=None if s0 is None else s0[None])
+    if model.cell == "rnn":
+        assert tr.preact is not None  # the vanilla cell keeps its preactivations
+        return jacobian.rnn_step_jacobians(model.W_hh, tr.preact[:, 0], model.act, model.leak)
+    start = tr.states.new_zeros(1, model.state_size) if s0 is None else s0[None]
+    prev = torch.cat([start, tr.states[:-1, 0]])  # (T, n) s_{t-1}
+    return jacobian.state_map_jacobians(model.step_fn(), prev, x)
+
+
+def add_floss(model: RecurrentNet, cfg: RunConfig, x: Tensor, s0: Tensor | None) -> float:
+    """Gradient flossing: add the gradient of floss * sum_i lambda_i^2 (the top exponents along the
+    chunk's first sequence x (T, I), teacher-forced, from the carried state) to the parameters'
+    .grad; returns the penalty sum_i lambda_i^2 (metrics column floss_term)."""
+    pen = lyapunov.floss_penalty(jacobians_with_graph(model, x, None if s0 is None else s0[0].detach()))
+    params = [p for p in model.parameters() if p.requires_grad]
+    for p, g in zip(params, torch.autograd.grad(cfg.floss * pen, params, allow_unused=True)):
+        if g is not None:
+            p.grad = g if p.grad is None else p.grad.add_(g)
+    return float(pen.detach())
+
+
 # ---- one minibatch --------------------------------------------------------------------------------
 
 
@@ -163,6 +187,8 @@ def train_step(
                 s = model(batch.x[done:t0], s0=s, free_running=free).states[-1]
         opt.zero_grad(set_to_none=True)
         chunk = chunk_fn(model, task, batch, cfg, s, t0, t1)
+        if cfg.floss > 0 and math.isfinite(chunk.loss):
+            chunk.extra["floss_term"] = add_floss(model, cfg, batch.x[t0:t1, 0], s)
         u = Update({"loss": chunk.loss, **chunk.extra}, np.full(task.L, np.nan))
         updates.append(u)
         try:

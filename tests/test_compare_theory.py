@@ -302,7 +302,7 @@ def test_theory_page_loads_and_follows_the_sidebar():
     at = page_app("pages/theory.py", act="sigmoid", rho=2, hidden=16, seq_len=30)
     no_errors(at)
     specs = charts(at)
-    assert len(specs) == 7
+    assert len(specs) == 8  # 7 sections with charts, and section 9: the Lyapunov spectrum
     # the mean-field curves use the input variance of the page's small networks
     small = analyse(RunConfig(rho=0.5, hidden=MF_HIDDEN, seq_len=MF_SEQ, norm="rms"))
     mf = next(s for t, s in specs.items() if t.startswith("Growth per step"))

@@ -335,3 +335,18 @@ def test_the_science_never_imports_streamlit():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     assert len(names) > 30  # every module was found, not an empty list
+
+
+def test_lyapunov_figure_marks_zero_colours_by_sign_and_floors_minus_inf():
+    from rnnlab.plots import lyapunov_figure, lyapunov_training_figure
+    from rnnlab.plots.style import LINE
+
+    fig = lyapunov_figure(np.array([0.2, -0.1, -np.inf]), mean_field=0.15, heatmap_slope=0.18)
+    bars = fig.data[0]
+    assert list(bars.y[:2]) == [0.2, -0.1] and bars.y[2] < -0.1  # -inf drawn below every finite one
+    assert list(bars.marker.color) == [LINE["bound"], LINE["rho"], LINE["rho"]]
+    assert bars.customdata[2].startswith("−∞")
+    assert [t.y[0] for t in fig.data[1:]] == [0.15, 0.18]
+    assert fig.layout.shapes[0].y0 == 0 == fig.layout.shapes[0].y1
+    over = lyapunov_training_figure(np.array([0, 10]), np.array([[0.1, -0.2], [-0.05, -0.3]]))
+    assert len(over.data) == 2 and list(over.data[0].y) == [0.1, -0.05]

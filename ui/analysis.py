@@ -17,6 +17,7 @@ import streamlit as st
 
 from rnnlab import RunConfig, analyse, budget, jacobian, measure, theory
 from rnnlab.cells import STATE_NAMES
+from rnnlab.lyapunov import Spectrum
 from rnnlab.snapshots import Analysis, Provenance
 
 from .runs import gate, processes, sessions
@@ -58,6 +59,7 @@ class InitView:
     text: str = ""
     stride_note: str = ""
     how_note: str = ""  # how the norms were computed (engine, certificates), for the caption
+    spectrum: Spectrum | None = None  # the Lyapunov spectrum on the probe (rnnlab.lyapunov)
 
 
 def mean_field_applies(cfg: RunConfig) -> bool:
@@ -131,6 +133,7 @@ def view_of(cfg: RunConfig, a: Analysis) -> InitView:
         text,
         note,
         how_note(a.provenance, *state_size(cfg)),
+        a.spectrum,
     )
 
 

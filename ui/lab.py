@@ -13,7 +13,7 @@ from rnnlab.comparison import per_step
 from rnnlab.config import format_value
 from rnnlab.verdict import DIVERGED, LEARNED, NOT_LEARNED, WORSE, Verdict
 
-from . import analysis, runner, widgets
+from . import analysis, dynamics, runner, widgets
 from .names import SLOT_LAB
 from .runs import backends
 from .runs.states import RunState
@@ -66,6 +66,7 @@ def at_init(screen: Screen) -> None:
     with right:
         fig = plots.eigen_figure(a.eigvals, title="Eigenvalues of W<sub>hh</sub>")
         widgets.chart(fig, "eigenvalues-init")
+    dynamics.panel(a.spectrum, a.jacobian, cfg, mean_field=a.predicted * dynamics.LN10)
 
 
 def reading(cfg: RunConfig, a: analysis.InitView) -> None:
@@ -318,6 +319,14 @@ def snapshots(res, screen: Screen) -> None:
     st.markdown("##### Jacobian heatmap over training")
     i = steps.index(widgets.snapshot_step(steps, key="lab.snapshot"))
     snapshot_charts(res.arrays["jacobian"][i], res.arrays["eigvals"][i], steps[i], res.config, screen)
+    dynamics.panel(
+        dynamics.spectrum_of(res, i),
+        res.arrays["jacobian"][i],
+        res.config,
+        key="snap",
+        title_at=f"at step {steps[i]}",
+    )
+    dynamics.over_training(res)
 
 
 def snapshot_charts(jac, eigvals, step: int, cfg: RunConfig, screen: Screen) -> None:

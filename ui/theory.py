@@ -17,7 +17,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from rnnlab import RunConfig, analyse, measure, plots, theory
+from rnnlab import RunConfig, analyse, lyapunov, measure, plots, theory
 from rnnlab.plots import theory as tf
 
 from . import analysis
@@ -104,6 +104,8 @@ def page(screen: Screen) -> None:
         long_range(cfg, a)
     cliff()
     clipping()
+    if a is not None:
+        lyapunov_section(cfg, a)
     curvature(screen.cfg)
 
 
@@ -112,7 +114,8 @@ def contents() -> None:
         "[1 · A product of Jacobians](#chain) · [2 · Eigenvalues](#eigen) · [3 · The norm bound](#bound) · "
         "[4 · Pascanu's conditions](#pascanu) · [5 · Mean field](#mean-field) · "
         "[6 · Why vanishing matters](#long-range) · [7 · The loss cliff](#cliff) · "
-        "[8 · What clipping keeps](#clipping) · [9 · What curvature buys](#curvature)"
+        "[8 · What clipping keeps](#clipping) · [9 · The Lyapunov spectrum](#lyapunov) · "
+        "[10 · What curvature buys](#curvature)"
     )
 
 
@@ -380,7 +383,7 @@ def long_range(cfg: RunConfig, a: analysis.InitView) -> None:
 def curvature(cfg: RunConfig) -> None:
     """Section 9: Hessian-free optimisation and structural damping, in words, with the sizes that
     make G impossible to write down for the sidebar's network."""
-    st.subheader("9 · What curvature buys: Hessian-free optimisation", anchor="curvature")
+    st.subheader("10 · What curvature buys: Hessian-free optimisation", anchor="curvature")
     left, right = text_and_chart((1.6, 1))
     with left:
         st.markdown(
@@ -456,3 +459,54 @@ def _bytes(n: float) -> str:
 
 def _sup(e: int) -> str:
     return str(e).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+
+
+def lyapunov_section(cfg: RunConfig, a: analysis.InitView) -> None:
+    st.subheader("9 · The Lyapunov spectrum: every direction, not only the fastest", anchor="lyapunov")
+    left, right = text_and_chart()
+    with left:
+        st.markdown(
+            "The heatmap reports one number per pair of steps, the norm of the product, and that "
+            "norm follows whichever direction grows fastest. Underneath, the product stretches some "
+            "directions of the state and squeezes others, each at its own steady rate per step: "
+            "the Lyapunov exponents λ₁ ≥ λ₂ ≥ … ≥ λₙ (Benettin et al. 1980)."
+        )
+        st.markdown(
+            "**The QR method.** Take k orthonormal vectors Q₀. Apply one step's Jacobian to all of "
+            "them, then straighten them out again with a QR decomposition:"
+        )
+        st.latex(r"J_t\,Q_{t-1} = Q_t R_t, \qquad \lambda_i = rac{1}{T-w}\sum_{t>w} \ln |(R_t)_{ii}|")
+        st.markdown(
+            "Without the QR step every vector would swing round to the fastest direction and the "
+            "others would be lost to rounding. With it, the first vector follows the fastest "
+            "direction, the second the fastest one left over, and so on; the diagonal of R_t says "
+            "how much each was stretched in step t. The first w steps (a tenth of the sequence) "
+            "only line the vectors up and are not counted."
+        )
+        st.markdown(
+            "**Link to the heatmap.** Far from the diagonal, log₁₀ ‖∂h_t/∂h_k‖ grows like "
+            "λ₁ (t − k) / ln 10: the heatmap's slope is λ₁ in other units. The rest of the spectrum "
+            "is what the heatmap cannot show: how many directions survive. A gradient from far "
+            "back reaches the loss only along directions with λ near zero; when all of them are "
+            "clearly negative, long dependencies are out of reach, and when λ₁ > 0 some direction "
+            "explodes. Gradient flossing (Engelken 2023) trains exactly these exponents toward 0."
+        )
+    with right:
+        spec = a.spectrum
+        if spec is None:
+            st.caption("No spectrum for this network (its step Jacobians were not formed).")
+            return
+        gap = lyapunov.slope_gap(spec, a.jacobian) if np.isfinite(a.jacobian).any() else None
+        fig = plots.lyapunov_figure(
+            spec.exponents,
+            mean_field=a.predicted * math.log(10.0),
+            heatmap_slope=gap.slope_ln if gap is not None else math.nan,
+            title="Your network at initialisation: λ<sub>i</sub>, ln per step",
+        )
+        chart(fig, "theory-lyapunov", key="th.lyap")
+        if gap is not None and math.isfinite(gap.slope_ln):
+            st.caption(
+                f"λ₁ = {spec.lambda_1:.4f} by QR; the heatmap's slope over lags {gap.min_lag}–"
+                f"{gap.max_lag} is {gap.slope_ln / math.log(10.0):.4f} log₁₀ per step = "
+                f"{gap.slope_ln:.4f} ln per step. {spec.nonnegative} of {spec.k} exponents ≥ 0."
+            )

@@ -9,6 +9,7 @@ Modules
 - `training`: loss, gradient norm, temporal gradient profile, spectral radius, HF's damping and CG
   iterations during training.
 - `theory`: the Theory page's formulas drawn next to the measurements.
+- `dynamics`: the Lyapunov spectrum, its convergence, the exponents over training, the orbit diagram.
 - `cliff`: the Theory page's loss cliff and gradient clipping pictures.
 - `compare`: two runs, A and B, on the same axes.
 - `sweep`: a sweep's phase diagram with the mean field's critical line and the measured zero.
@@ -18,6 +19,7 @@ The builders are also importable from here (`rnnlab.plots.jacobian_heatmap`).
 
 from .cliff import cliff_figure, cliff_steps_figure, clip_figure
 from .compare import difference_heatmap, grad_norm_overlay, loss_overlay, shared_range
+from .dynamics import lyapunov_figure, lyapunov_running_figure, lyapunov_training_figure, orbit_figure
 from .lab import chunk_boundaries, eigen_figure, jacobian_heatmap, lag_profile_figure
 from .sweep import phase_figure
 from .theory import eig_powers_figure, mean_field_figure, pascanu_figure
@@ -39,7 +41,11 @@ __all__ = [
     "lag_profile_figure",
     "loss_figure",
     "loss_overlay",
+    "lyapunov_figure",
+    "lyapunov_running_figure",
+    "lyapunov_training_figure",
     "mean_field_figure",
+    "orbit_figure",
     "pascanu_figure",
     "phase_figure",
     "radius_figure",

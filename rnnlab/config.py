@@ -132,6 +132,14 @@ class RunConfig:
                 "Gauss-Newton product, so HF's quadratic model would not describe what it minimises",
                 "0 when optimizer=hf",
             )
+        if self.floss > 0:
+            raise ConfigError(
+                "floss",
+                f"{fmt_number(self.floss)} with optimizer=hf: the flossing penalty's curvature is not a "
+                "Gauss-Newton product and HF's line search would not see it, so HF would step on a "
+                "gradient its quadratic model does not describe",
+                "0 when optimizer=hf",
+            )
 
     # ---- construction -------------------------------------------------------------------------
     @classmethod

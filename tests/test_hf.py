@@ -211,7 +211,7 @@ def test_hf_run_records_its_columns_is_deterministic_and_exports():
 
 @pytest.mark.parametrize(
     ("changes", "key"),
-    [({"tbptt": 5}, "tbptt"), ({"clip": 1.0}, "clip"), ({"omega": 1.0}, "omega")],
+    [({"tbptt": 5}, "tbptt"), ({"clip": 1.0}, "clip"), ({"omega": 1.0}, "omega"), ({"floss": 1.0}, "floss")],
 )
 def test_what_does_not_compose_with_hf_is_refused_by_name(changes, key):
     with pytest.raises(ConfigError) as e:

@@ -41,6 +41,7 @@ APPLIES = {
     "tbptt": ("optimizer", FIRST_ORDER, "Hessian-free trains with full BPTT"),
     "clip": ("optimizer", FIRST_ORDER, "Hessian-free's damping and line search set its step length"),
     "clip_mode": ("optimizer", FIRST_ORDER, "Hessian-free does not clip"),
+    "floss": ("optimizer", FIRST_ORDER, "Hessian-free does not take the flossing penalty"),
     **{
         k: ("optimizer", ("hf",), "only the Hessian-free optimizer (optimizer = hf) uses it")
         for k in ("hf_damping", "hf_mu", "hf_cg_max", "hf_curv_batch")
@@ -63,7 +64,12 @@ STEP = {
     "hf_damping": 0.1,
     "hf_mu": 0.01,
 }
-HF_OFF = {"tbptt": 0, "clip": 0.0, "omega": 0.0}  # what Hessian-free refuses (RunConfig says why)
+HF_OFF = {
+    "tbptt": 0,
+    "clip": 0.0,
+    "omega": 0.0,
+    "floss": 0.0,
+}  # what Hessian-free refuses (RunConfig says why)
 
 
 def _on_change() -> None:
@@ -82,7 +88,8 @@ def _on_change() -> None:
             for k in on:
                 s[CFG + k] = HF_OFF[k]
             st.toast(
-                f"Hessian-free trains with full BPTT, no clipping and no omega: set {', '.join(on)} to 0."
+                "Hessian-free trains with full BPTT, no clipping, no omega and no flossing: "
+                f"set {', '.join(on)} to 0."
             )
     s[_NOTICES] = []  # the person has taken over from the link
 

@@ -72,6 +72,14 @@ METRICS: dict[str, Metric] = {
             "< 0 vanishing, > 0 exploding",
         ),
         Metric(
+            "lambda_1",
+            ("lambda_1",),
+            False,
+            "top Lyapunov exponent at init (ln per step)",
+            "largest Lyapunov exponent of the untrained network on its probe, by repeated QR as the Lab's "
+            "spectrum panel (docs/DESIGN.md 6.13): < 0 contracting, > 0 chaotic",
+        ),
+        Metric(
             "loss_ratio",
             ("loss_ratio",),
             True,
@@ -96,6 +104,10 @@ METRICS: dict[str, Metric] = {
     )
 }
 DEFAULT_METRICS = ("decay_rate",)
+EDGE_METRICS = ("decay_rate", "lambda_1")
+"""Metrics whose zero is the edge between vanishing and exploding (the mean field puts both at chi = 1:
+the decay rate is 0.5 log10 chi per step and lambda_1 0.5 ln chi), so the diagram draws chi = 1 and
+the measured zero line on them."""
 
 
 def check_metrics(names: Iterable[str]) -> tuple[str, ...]:
@@ -313,10 +325,13 @@ def measure_cell(cfg: RunConfig, metrics: Sequence[str]) -> dict[str, float]:
     use_torch_threads()  # one torch thread per worker (RNNLAB_TORCH_THREADS): workers are the parallelism
     t0 = time.perf_counter()
     out: dict[str, float] = {}
-    if "decay_rate" in metrics:
+    if "decay_rate" in metrics or "lambda_1" in metrics:
         init = measure.init_config(cfg)
         a = analyse(init, max_columns=measure.heatmap_size(init))  # exactly the Lab's at-init view
-        out["decay_rate"] = measure.decay_slope(a.heatmap)
+        if "decay_rate" in metrics:
+            out["decay_rate"] = measure.decay_slope(a.heatmap)
+        if "lambda_1" in metrics:
+            out["lambda_1"] = a.spectrum.lambda_1 if a.spectrum is not None else math.nan
     if any(METRICS[m].trains for m in metrics):
         r = run(cfg, heatmaps=False)
         s = r.summary
@@ -806,7 +821,7 @@ MF_NOTE = (
     "a vanilla cell with W_hh entries N(0, ρ²/H) (ρ read as the gain g), many units, "
     "the measured input drive s² treated as Gaussian and steady; it predicts the mean-square growth per step"
 )
-ZERO_NOTE = "where the seed-averaged decay rate changes sign along ρ, linearly interpolated"
+ZERO_NOTE = "where the seed-averaged metric changes sign along ρ, linearly interpolated"
 XI_NOTE = (
     "the depth scale ξ = 1/|ln χ| (Schoenholz et al. 2017): a random network trains while its depth, here T, "
     "is below about 6ξ; it assumes the same things as the χ = 1 line, and the RNN reuses one W_hh, so it "

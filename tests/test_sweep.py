@@ -104,7 +104,7 @@ def test_cells_equal_one_by_one_runs(tmp_path, one_thread):
     sw = Sweep.build(
         base,
         ["lr=0.01,100", "act=tanh,relu"],
-        metrics=["decay_rate", "loss_ratio", "diverged", "clipped_frac"],
+        metrics=["decay_rate", "lambda_1", "loss_ratio", "diverged", "clipped_frac"],
     )
     res = run_sweep(sw, tmp_path, backend=PoolBackend(2))
     table = res.table
@@ -112,8 +112,9 @@ def test_cells_equal_one_by_one_runs(tmp_path, one_thread):
     for cell, (_, row) in zip(sw.cells(), table.iterrows()):
         cfg = cell.cfg
         init = measure.init_config(cfg)
-        slope = measure.decay_slope(analyse(init, max_columns=measure.heatmap_size(init)).heatmap)
-        assert row.decay_rate == slope
+        a = analyse(init, max_columns=measure.heatmap_size(init))
+        assert row.decay_rate == measure.decay_slope(a.heatmap)
+        assert a.spectrum is not None and row.lambda_1 == a.spectrum.lambda_1
         s = run(cfg).summary
         assert row.diverged == float(s["diverged_at"] is not None)
         if s["diverged_at"] is None:
@@ -139,8 +140,9 @@ def test_at_init_cells_never_train(monkeypatch):
         raise AssertionError("an at-init metric trained")
 
     monkeypatch.setattr(rnnlab.train, "run", no_training)
-    out = measure_cell(SMALL, ["decay_rate", "wall_time_s"])
-    assert set(out) == {"decay_rate", "wall_time_s"} and math.isfinite(out["decay_rate"])
+    out = measure_cell(SMALL, ["decay_rate", "lambda_1", "wall_time_s"])
+    assert set(out) == {"decay_rate", "lambda_1", "wall_time_s"}
+    assert math.isfinite(out["decay_rate"]) and math.isfinite(out["lambda_1"])
 
 
 # ---- executors, resume, faults ---------------------------------------------------------------------

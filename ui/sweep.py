@@ -228,9 +228,9 @@ def diagram_panel(sweep: sw.Sweep, metric: str, running: bool, lab_cfg: RunConfi
         lines = [
             line
             for line in (
-                sw.critical_line(sweep, grid) if metric == "decay_rate" else None,
-                sw.measured_zero_line(grid) if metric == "decay_rate" else None,
-                sw.xi_line(sweep, grid) if metric in ("loss_ratio", "decay_rate") else None,
+                sw.critical_line(sweep, grid) if metric in sw.EDGE_METRICS else None,
+                sw.measured_zero_line(grid) if metric in sw.EDGE_METRICS else None,
+                sw.xi_line(sweep, grid) if metric in ("loss_ratio", *sw.EDGE_METRICS) else None,
             )
             if line is not None
         ]
@@ -268,7 +268,7 @@ def status(job: SweepJob) -> None:
 
 def notes(lines: list[sw.TheoryLine], metric: str) -> None:
     text = [f"- **{line.name}**: {line.note}." for line in lines]
-    if metric == "decay_rate" and not any(line.name.startswith("mean field") for line in lines):
+    if metric in sw.EDGE_METRICS and not any(line.name.startswith("mean field") for line in lines):
         text.append(
             "- No mean-field line: it is drawn when ρ is an axis and the network is a vanilla cell with "
             "a gaussian W_hh (the theory's assumptions)."

@@ -22,7 +22,7 @@ LINE_STYLE = {
     "measured zero": dict(color=LINE["measured"], width=2.5),
 }
 XI_STYLE = dict(color=LINE["after"], width=2.5, dash="dot")
-CENTRE = {"decay_rate": 0.0, "loss_ratio": 1.0}
+CENTRE = {"decay_rate": 0.0, "lambda_1": 0.0, "loss_ratio": 1.0}
 
 
 def tick(v) -> str:

@@ -320,13 +320,20 @@ def test_theory_page_loads_and_follows_the_sidebar():
     # the eigenvalue chart's bold line is rho^t over the sequence
     eig = next(s for t, s in specs.items() if t.startswith("|λᵢ|ᵗ"))
     np.testing.assert_allclose(arr(eig["data"][0]["y"]), np.arange(31) * math.log10(a.rho), rtol=1e-9)
+    # every formula reaches KaTeX as written: no control character (a "\f" of "\frac" typed into a
+    # non-raw string arrives as a form feed and KaTeX shows the formula as red error text)
+    formulas = [el.value for el in at.latex]
+    assert len(formulas) >= 5
+    for tex in formulas:
+        assert not any(ord(c) < 32 and c != "\n" for c in tex), repr(tex)
+    assert any("\\frac{1}{T-w}" in tex for tex in formulas)  # the QR method's formula (section 9)
 
 
 def test_theory_page_default_and_gated_cell():
     at = page_app("pages/theory.py", cell="gru", hidden=8, seq_len=20)
     no_errors(at)
     assert any("vanilla cell" in i.value for i in at.info)
-    # section 9 counts the sidebar's own (gated) network: P and the bytes G would take written out
+    # section 10 counts the sidebar's own (gated) network: P and the bytes G would take written out
     from rnnlab.cells import RecurrentNet
 
     P = sum(p.numel() for p in RecurrentNet("gru", "tanh", 8, 2, 1).parameters())  # adding: 2 in, 1 out

@@ -475,7 +475,7 @@ def lyapunov_section(cfg: RunConfig, a: analysis.InitView) -> None:
             "**The QR method.** Take k orthonormal vectors Q₀. Apply one step's Jacobian to all of "
             "them, then straighten them out again with a QR decomposition:"
         )
-        st.latex(r"J_t\,Q_{t-1} = Q_t R_t, \qquad \lambda_i = rac{1}{T-w}\sum_{t>w} \ln |(R_t)_{ii}|")
+        st.latex(r"J_t\,Q_{t-1} = Q_t R_t, \qquad \lambda_i = \frac{1}{T-w}\sum_{t>w} \ln |(R_t)_{ii}|")
         st.markdown(
             "Without the QR step every vector would swing round to the fastest direction and the "
             "others would be lost to rounding. With it, the first vector follows the fastest "

@@ -27,14 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
     r = sub.add_parser("run", help="train one configuration and export the run")
     r.add_argument("--preset", help="start from a named preset (see `presets`)")
-    r.add_argument(
-        "--set",
-        dest="sets",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="set one key (repeatable); keys: " + ", ".join(FIELD),
-    )
+    add_sets(r, "set one key (repeatable); keys: " + ", ".join(FIELD))
     r.add_argument("--out", help="directory to write config.json, summary.json, metrics.csv, arrays.npz")
     r.add_argument(
         "--notebook",
@@ -49,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every cell is checked before anything runs. Re-running into the same --out resumes.",
     )
     sw.add_argument("--preset", help="the base: a named preset (see `presets`)")
-    sw.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help="base key")
+    add_sets(sw, "a key of the base (repeatable)")
     sw.add_argument(
         "--axis",
         dest="axes",
@@ -78,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     les = sub.add_parser("lessons", help="list the lessons, or check one and show its steps' settings")
     les.add_argument("name", nargs="?", help="a lesson's name: check it and print each step as `run` options")
     return p
+
+
+def add_sets(parser: argparse.ArgumentParser, help: str) -> None:
+    """--set KEY=VALUE (repeatable), as `run` and `sweep` both take it (read by parse_sets)."""
+    parser.add_argument("--set", dest="sets", action="append", default=[], metavar="KEY=VALUE", help=help)
 
 
 def parse_sets(items: list[str]) -> dict[str, str]:

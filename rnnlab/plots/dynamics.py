@@ -17,7 +17,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import LINE, MUTED, figure, int_axis, line_mode, line_trace
+from .style import LINE, MUTED, figure, int_axis, line_mode, line_trace, vline
 
 TOP_COLOURS = ("#1f2937", "#7c3aed", "#0f766e")  # lambda_1, lambda_2, lambda_3
 
@@ -131,6 +131,7 @@ def lyapunov_training_figure(
 
 
 KIND_COLOURS = {"fixed point": "#2171b5", "cycle": "#0f766e", "chaos": "#d7301f", "aperiodic": "#9ca3af"}
+CLIFF = "#d7301f"  # the dotted lines at loss jumps and gradient spikes
 
 
 def _kind_name(p: int) -> str:
@@ -171,19 +172,7 @@ def orbit_figure(
                 hovertemplate="step %{x}: mean activity %{y:.4f} (period code %{customdata})<extra></extra>",
             )
         )
-    shapes = [
-        dict(
-            type="line",
-            xref="x",
-            x0=c,
-            x1=c,
-            yref="paper",
-            y0=0,
-            y1=1,
-            line=dict(color="#d7301f", dash="dot"),
-        )
-        for c in np.asarray(cliffs, dtype=float)
-    ]
+    shapes = [vline(float(c), CLIFF)[0] for c in cliffs]
     if len(cliffs):
         traces.append(
             go.Scatter(
@@ -191,7 +180,7 @@ def orbit_figure(
                 y=[None],
                 mode="lines",
                 name="loss jump / gradient spike",
-                line=dict(color="#d7301f", dash="dot"),
+                line=dict(color=CLIFF, width=1.5, dash="dot"),
             )
         )
     return figure(

@@ -27,6 +27,15 @@ from pw import HEATMAP_SIGNATURE_JS  # noqa: E402
 PRESET = "vanishing-tanh"
 
 
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy (all cores, /proc/stat): minus the server's, what the
+    browser (and anything else running) took. Processes that exit mid-phase are still counted here."""
+    user, nice, system, _idle, _iowait, irq, softirq, steal = map(
+        int, Path("/proc/stat").read_text().split()[1:9]
+    )
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
 async def until(page, pred_js: str, arg=None, timeout: float = 180.0) -> None:
     await page.wait_for_function(pred_js, arg=arg, timeout=timeout * 1000, polling=50)
 
@@ -67,16 +76,17 @@ async def phase(browser, url: str, pid: int, sessions: int, changes: int, seed0:
     ]
     await asyncio.gather(*readies)
     rss_open = rss_mb(pid)
-    cpu0, t0 = cpu_s(pid), time.perf_counter()
+    cpu0, t0, b0 = cpu_s(pid), time.perf_counter(), machine_busy_s()
     go.set_result(None)
     await asyncio.gather(*tasks)
-    cpu1, wall = cpu_s(pid), time.perf_counter() - t0
+    cpu1, wall, b1 = cpu_s(pid), time.perf_counter() - t0, machine_busy_s()
     q = statistics.quantiles(redraws, n=20, method="inclusive") if len(redraws) > 1 else redraws * 19
     return {
         "p50": statistics.median(redraws),
         "p95": q[18],
         "cpu_per_change": (cpu1 - cpu0) / len(redraws),
         "server_busy": (cpu1 - cpu0) / wall,  # cores' worth of CPU the server used during the phase
+        "others_busy": (b1 - b0 - (cpu1 - cpu0)) / wall,  # the browser and the rest, on the same cores
         "mb_per_session": (rss_open - rss0) / sessions,
     }
 
@@ -100,7 +110,8 @@ async def main_async(args) -> None:
     for name, r in (("1 session", one), (f"{args.sessions} sessions", many)):
         print(
             f"{name:>12}: redraw p50 {r['p50'] * 1e3:.0f} ms, p95 {r['p95'] * 1e3:.0f} ms; "
-            f"server CPU {r['cpu_per_change']:.3f} s per change (busy {r['server_busy']:.2f} cores); "
+            f"server CPU {r['cpu_per_change']:.3f} s per change (busy {r['server_busy']:.2f} cores, "
+            f"browser and the rest {r['others_busy']:.2f}); "
             f"{r['mb_per_session']:.1f} MB resident per session"
         )
     print(

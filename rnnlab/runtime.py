@@ -30,3 +30,27 @@ def use_torch_threads() -> int:
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
     return n
+
+
+def without_parent_main() -> None:
+    """Spawn and forkserver children re-run the parent's __main__ before their target: a Streamlit
+    app, a notebook or a test runner would start again in every pool worker (and Streamlit's app.py
+    fails there). Workers need only rnnlab (and ui.worker), so for processes named "rnnlab-*" the
+    main module is left out of the preparation data: a process-wide wrap of multiprocessing.spawn's
+    get_preparation_data, installed once (a marker says so), harmless to every other process. The
+    sweep pool (rnnlab.sweep) and the app's children (ui.runs.processes) both install it."""
+    from multiprocessing import spawn
+
+    get = spawn.get_preparation_data
+    if getattr(get, "rnnlab_wrapped", False):
+        return
+
+    def prep(name, *args, **kwargs):
+        data = get(name, *args, **kwargs)
+        if str(name).startswith("rnnlab-"):
+            data.pop("init_main_from_path", None)
+            data.pop("init_main_from_name", None)
+        return data
+
+    prep.rnnlab_wrapped = True  # type: ignore[attr-defined]
+    spawn.get_preparation_data = prep

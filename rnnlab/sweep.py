@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from .config import FIELD, ConfigError, RunConfig, format_value, parse_value, shorten, unknown_key
+from .runtime import without_parent_main
 
 SWEEP_FILE, TABLE_FILE = "sweep.json", "table.csv"
 MAX_AXES = 3
@@ -459,7 +460,7 @@ WORKER_NAME = "rnnlab-sweep-worker"
 
 class NamedContext:
     """A multiprocessing context whose processes are named WORKER_NAME, so that their preparation
-    leaves out the parent's __main__ (see _without_main)."""
+    leaves out the parent's __main__ (see runtime.without_parent_main)."""
 
     def __init__(self, ctx: Any):
         self._ctx = ctx
@@ -472,35 +473,11 @@ class NamedContext:
         return getattr(self._ctx, name)
 
 
-def _without_main() -> None:
-    """Spawn and forkserver children re-run the parent's __main__ before their target: a Streamlit
-    app, a notebook or a test runner would start again in every pool worker (and Streamlit's app.py
-    fails there). Workers need only rnnlab.sweep, so for processes named "rnnlab-*" the main module
-    is left out of the preparation data: a process-wide wrap of multiprocessing.spawn's
-    get_preparation_data, installed once, shared with ui.runs.processes (same marker), harmless to
-    every other process."""
-    from multiprocessing import spawn
-
-    get = spawn.get_preparation_data
-    if getattr(get, "rnnlab_wrapped", False):
-        return
-
-    def prep(name, *args, **kwargs):
-        data = get(name, *args, **kwargs)
-        if str(name).startswith("rnnlab-"):
-            data.pop("init_main_from_path", None)
-            data.pop("init_main_from_name", None)
-        return data
-
-    prep.rnnlab_wrapped = True  # type: ignore[attr-defined]
-    spawn.get_preparation_data = prep
-
-
 def local_pool(workers: int | None = None, mp_context: Any = None) -> ProcessPoolExecutor:
     """A process pool; each worker runs cells with one torch thread (measure_cell). forkserver where
     available (torch imported once in the server, workers fork from it), else spawn; never fork, whose
     children inherit the parent's threads mid-flight. Workers never re-run the parent's __main__."""
-    _without_main()
+    without_parent_main()
     if mp_context is None:
         method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         mp_context = mp.get_context(method)

@@ -14,22 +14,10 @@ import multiprocessing as mp
 import os
 import threading
 
+from rnnlab.runtime import without_parent_main
+
 _CTX = None
 _WARMED = False
-
-
-def _without_main(get_preparation_data):
-    """get_preparation_data, minus the main module for processes named "rnnlab-*"."""
-
-    def prep(name, *args, **kwargs):
-        data = get_preparation_data(name, *args, **kwargs)
-        if str(name).startswith("rnnlab-"):
-            data.pop("init_main_from_path", None)
-            data.pop("init_main_from_name", None)
-        return data
-
-    prep.rnnlab_wrapped = True
-    return prep
 
 
 def mp_context():
@@ -37,10 +25,7 @@ def mp_context():
     preloaded where available, else spawn; RNNLAB_START_METHOD overrides."""
     global _CTX
     if _CTX is None:
-        from multiprocessing import spawn
-
-        if not getattr(spawn.get_preparation_data, "rnnlab_wrapped", False):
-            spawn.get_preparation_data = _without_main(spawn.get_preparation_data)
+        without_parent_main()
         method = os.environ.get("RNNLAB_START_METHOD") or (
             "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
         )

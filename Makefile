@@ -26,7 +26,7 @@ system:  ## what the browser and deployment tests need from the system: Debian's
 browser: system  ## the old name of `system`
 
 run: setup  ## start the app on http://localhost:$(PORT)
-	$(VENV)/bin/streamlit run app.py --server.port $(PORT)
+	$(PY) -m ui.serve --server.port $(PORT)  # streamlit run app.py, warmed at start (ui/serve.py)
 
 test: setup system lint typecheck  ## lint, type check, then the whole suite: unit, page (AppTest), browser and deployment tests
 	$(PY) -m pytest

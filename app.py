@@ -36,6 +36,7 @@ with st.sidebar:
         shell.set_screen(screen)
         state.write_url(screen)
         state.share_box(screen)
+    shell.preload_charts()
 if shell.has_screen():
     state.show_notices(shell.screen())
     with errors.guard(page.title):

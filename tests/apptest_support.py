@@ -29,6 +29,14 @@ def navigation_mode(monkeypatch):
     monkeypatch.setattr(PagesManager, "__init__", patched)
 
 
+def page_charts(at) -> list:
+    """The page's Plotly charts, without the hidden one every run sends first so the browser loads
+    Plotly early (ui.shell.preload_charts)."""
+    from ui.shell import PRELOAD_KEY
+
+    return [c for c in at.get("plotly_chart") if not c.proto.id.endswith(PRELOAD_KEY)]
+
+
 def plotly_array(v) -> np.ndarray:
     """A trace array from a Plotly spec: a (nested) list with None for gaps, or Plotly's typed-array
     dict {"dtype", "bdata", "shape"} (base64). Floats, NaN for None."""

@@ -14,7 +14,10 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on for this module
+from apptest_support import (
+    navigation_mode,  # noqa: F401 - autouse fixture, on for this module
+    page_charts,
+)
 from apptest_support import plotly_array as arr
 
 from rnnlab import RunConfig, analyse, comparison, preset_config, run, theory
@@ -52,7 +55,7 @@ def page_app(page: str, **params):
 def charts(at) -> dict[str, dict]:
     """Plotly specs on the page, by title text."""
     out = {}
-    for el in at.get("plotly_chart"):
+    for el in page_charts(at):
         spec = json.loads(el.proto.spec)
         title = ((spec.get("layout") or {}).get("title") or {}).get("text") or ""
         out[title] = spec

@@ -13,7 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from apptest_support import navigation_mode  # noqa: F401 - autouse fixture, on for this module
+from apptest_support import (
+    navigation_mode,  # noqa: F401 - autouse fixture, on for this module
+    page_charts,
+)
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import RunConfig, RunResult, run
@@ -75,9 +78,7 @@ def listed(at: AppTest) -> list[str]:
 
 
 def chart_titles(at: AppTest) -> list[str]:
-    return [
-        json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in at.get("plotly_chart")
-    ]
+    return [json.loads(c.proto.spec)["layout"].get("title", {}).get("text", "") for c in page_charts(at)]
 
 
 # ---- refused uploads ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
-from apptest_support import navigation_mode, rendered  # noqa: F401 - autouse fixture, on for this module
+from apptest_support import navigation_mode, page_charts, rendered  # noqa: F401 - autouse fixture, on for this module
 from streamlit.testing.v1 import AppTest
 
 from rnnlab import lessons
@@ -93,7 +93,7 @@ def test_a_lesson_link_opens_its_step_with_the_steps_settings():
     text = " ".join(m.value for m in at.markdown)
     assert "A gradient that keeps its size" in text and "**Look at:**" in text
     assert "Step 2 of 2" in str(at.get("progress")[0].proto)
-    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart")]
+    titles = [json.loads(c.proto.spec)["layout"]["title"]["text"] for c in page_charts(at)]
     assert any("at initialisation" in t for t in titles), titles  # the live Lab view beside the text
     assert at.button(key="lesson.next").disabled and not at.button(key="lesson.prev").disabled
 

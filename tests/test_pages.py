@@ -12,7 +12,7 @@ import nbformat
 import numpy as np
 import pytest
 import torch
-from apptest_support import navigation_mode, rendered  # noqa: F401 - autouse fixture, on for this module
+from apptest_support import navigation_mode, page_charts, rendered  # noqa: F401 - autouse fixture, on for this module
 from apptest_support import plotly_array as array
 from streamlit.testing.v1 import AppTest
 
@@ -50,7 +50,7 @@ def spec(chart) -> dict:
 
 def charts_by_title(at: AppTest) -> dict[str, dict]:
     out = {}
-    for c in at.get("plotly_chart"):
+    for c in page_charts(at):
         s = spec(c)
         title = ((s.get("layout") or {}).get("title") or {}).get("text", "")
         out[title] = s
@@ -231,6 +231,9 @@ def test_controls_that_do_not_apply_are_disabled():
 
 def test_share_box_shows_the_full_link():
     at = app(seq_len="20", hidden="8", rho="1.3")
+    at.run()
+    assert not at.code  # closed: nothing drawn (a code block costs the browser its syntax highlighter)
+    at.session_state["share_open"] = True  # as a click on the expander does
     at.run()
     codes = [c.value for c in at.code]
     assert any(

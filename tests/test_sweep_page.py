@@ -13,6 +13,7 @@ import pytest
 import torch
 from apptest_support import (
     navigation_mode,  # noqa: F401 - autouse fixture, on for this module
+    page_charts,
     plotly_array,
 )
 from streamlit.testing.v1 import AppTest
@@ -38,7 +39,7 @@ def sweep_page(**params) -> AppTest:
 
 
 def diagram(at: AppTest) -> dict:
-    return json.loads(at.get("plotly_chart")[0].proto.spec)
+    return json.loads(page_charts(at)[0].proto.spec)
 
 
 def test_a_small_grid_fills_in_and_links_to_the_lab():

@@ -10,6 +10,7 @@ import streamlit as st
 
 from .state import Screen
 
+PRELOAD_KEY = "rnnlab-plotly-preload"  # the hidden chart's key; the CSS below hides it by that key
 _SCREEN = "_view"  # the session key keeps its old spelling: a renamed key would be a new session's
 
 
@@ -47,6 +48,7 @@ _CSS = """
   [data-testid="stSidebar"] [data-testid="stExpander"] details summary p {font-weight: 600;}
   [data-testid="stMetricValue"] {font-size: 1.55rem;}
   .rnnlab-card-title {font-weight: 650; font-size: 1.02rem; margin-bottom: .2rem;}
+  .st-key-rnnlab-plotly-preload {display: none;}
   .rnnlab-tag {display: inline-block; padding: 1px 8px; border-radius: 10px; font-size: .78rem;
                margin-right: 4px; background: #eef2ff; color: #3730a3;}
 </style>
@@ -56,6 +58,21 @@ _CSS = """
 def styles() -> None:
     """A little CSS for spacing and type (no layout depends on it)."""
     st.html(_CSS)
+
+
+def preload_charts() -> None:
+    """A hidden, empty Plotly chart, sent before the page's own work.
+
+    Streamlit's browser code fetches its Plotly bundle (about 4.7 MB of JavaScript) only when the
+    first Plotly chart arrives. Without this, that is after the server has computed the heatmap,
+    and the bundle's loading and compiling (1-3 s on a busy 2-core machine) follows the server's
+    work instead of overlapping it. About 5 ms of server time per run.
+    """
+    st.plotly_chart(
+        {"data": [{"type": "scatter"}], "layout": {"height": 10, "title": {"text": ""}}},
+        key=PRELOAD_KEY,
+        config={"staticPlot": True},
+    )
 
 
 def configure_torch() -> None:

@@ -48,7 +48,9 @@ def free_port() -> int:
 
 def start_server(env_extra: dict[str, str] | None = None, port: int | None = None):
     port = port or free_port()
-    env = {**os.environ, "RNNLAB_MAX_CONCURRENT": "4", **(env_extra or {})}
+    # RNNLAB_WARM=0: a test server skips the warm-up (ten seconds of CPU at each start, on CI's two
+    # cores); test_browser's warm-up test turns it on.
+    env = {**os.environ, "RNNLAB_MAX_CONCURRENT": "4", "RNNLAB_WARM": "0", **(env_extra or {})}
     log = ARTIFACTS / f"server-{port}.log"
     with open(log, "w") as out:  # the server writes into its own copy of the descriptor
         proc = _popen_streamlit(port, env, out)
@@ -72,9 +74,7 @@ def _popen_streamlit(port: int, env: dict[str, str], out) -> subprocess.Popen:
         [
             sys.executable,
             "-m",
-            "streamlit",
-            "run",
-            "app.py",
+            "ui.serve",  # the app as `make run` and the container start it: streamlit run app.py, warmed
             "--server.port",
             str(port),
             "--server.address",

@@ -12,8 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-# Every rendered Plotly chart: its title and, per trace, type, name and the decoded x, y, z arrays.
-CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).map(el => {
+# Every rendered Plotly chart but the hidden one that loads Plotly early (ui.shell.preload_charts):
+# its title and, per trace, type, name and the decoded x, y, z arrays.
+CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .filter(el => !el.closest('.st-key-rnnlab-plotly-preload')).map(el => {
   const arr = a => (a === undefined || a === null) ? null
       : (typeof a === 'object' && a.length !== undefined) ? Array.from(a, v =>
           (v !== null && typeof v === 'object' && v.length !== undefined) ? Array.from(v) : v)

@@ -1,4 +1,4 @@
-"""Real-browser tests: the app served by `streamlit run`, driven in the system Chromium."""
+"""Real-browser tests: the app served as `make run` serves it (ui.serve), driven in the system Chromium."""
 
 from __future__ import annotations
 
@@ -348,6 +348,35 @@ def test_a_run_whose_tab_closes_is_ended(browser, tmp_path):
             what="the run to end with its session",
         )
         assert ended
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_a_warm_server_has_the_first_views_ready(browser):
+    """`python -m ui.serve` computes the Lab's default view and the presets' at start: the first visitor's
+    Lab is then a cache hit (no view computed for it), while a new seed is computed on its visit."""
+    proc, url = start_server({"RNNLAB_WARM": "1", "RNNLAB_LOG_RUNS": "1"})
+    log = ARTIFACTS / f"server-{url.rsplit(':', 1)[1]}.log"
+    try:
+        warmed = wait_for(lambda: re.search(r"RNN Lab: warm, (\d+) views cached", log.read_text()), 180, 0.5)
+        from rnnlab import RunConfig
+        from rnnlab.presets import PRESETS
+        from ui.analysis import automatic
+
+        small = [c for c in [RunConfig(), *(p.config() for p in PRESETS.values())] if automatic(c)]
+        assert int(warmed.group(1)) == len(small)
+        computed = log.read_text().count("view computed")
+        assert 1 <= computed <= len(small)  # presets that share a network share a view
+        ctx = browser.new_context()
+        pg = ctx.new_page()
+        pg.set_default_timeout(120_000)
+        for path, more in (("/", 0), ("/?seed=4242", 1)):
+            pg.goto(url + path)
+            wait_for(lambda pg=pg: heatmap_signature(pg), what="heatmap")
+            assert exceptions(pg) == 0
+            assert log.read_text().count("view computed") == computed + more, path
+        ctx.close()
     finally:
         proc.terminate()
         proc.wait(10)

@@ -30,10 +30,9 @@ from .style import (
     colour_range,
     display_index,
     figure,
-    fmt_pow10,
     line_trace,
     log_ticks,
-    value_text,
+    pow10_hover,
     zero_overlay,
 )
 
@@ -45,8 +44,8 @@ def chunk_boundaries(L: int, window: int) -> list[int]:
 
 
 HOVER_FINITE = (
-    "t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>%{customdata}</b><br>"
-    "a change in h<sub>%{x}</sub> moves h<sub>%{y}</sub> by {bound}~%{customdata} of its size"
+    "t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>" + pow10_hover() + "</b><br>"
+    "a change in h<sub>%{x}</sub> moves h<sub>%{y}</sub> by {bound}~" + pow10_hover() + " of its size"
     "<extra></extra>"
 )
 HOVER_ZERO = (
@@ -92,7 +91,6 @@ def jacobian_heatmap(
             zmax=zmax,
             zmid=0 if zmin < 0 < zmax else None,
             colorscale=DIVERGING,
-            customdata=value_text(finite),
             hovertemplate=HOVER_FINITE.replace("{bound}", bound),
             hoverongaps=False,
             name="log10 norm",
@@ -183,8 +181,7 @@ def lag_profile_figure(
             mode="lines",
             name="measured (mean over t)",
             line=dict(color=LINE["measured"], width=2.5),
-            customdata=[fmt_pow10(v) for v in mean],
-            hovertemplate="measured: %{customdata}<extra></extra>",
+            hovertemplate=f"measured: {pow10_hover('y')}<extra></extra>",
         ),
     ]
     colours = [LINE["bound"], LINE["rho"], LINE["mean_field"], "#0f766e", "#b45309"]
@@ -198,8 +195,7 @@ def lag_profile_figure(
                 mode="lines",
                 name=label,
                 line=dict(color=colours[i % 5], width=1.8, dash=dashes[i % 5]),
-                customdata=[fmt_pow10(v) for v in values],
-                hovertemplate=f"{label}: %{{customdata}}<extra></extra>",
+                hovertemplate=f"{label}: {pow10_hover('y')}<extra></extra>",
             )
         )
     if y_range is None:

@@ -309,12 +309,18 @@ def display_index(hm: np.ndarray, max_cells: int = MAX_CELLS) -> np.ndarray:
     return computed
 
 
-def value_text(z: np.ndarray) -> np.ndarray:
-    """Short text of 10**z per cell ("3.2e-4"); "" where z is NaN or -inf (drawn elsewhere)."""
-    out = np.full(z.shape, "", dtype=object)
-    for idx in zip(*np.nonzero(np.isfinite(z))):
-        out[idx] = fmt_pow10(float(z[idx]))
-    return out
+def pow10_hover(var: str = "z") -> str:
+    """Hover text of 10**v for a log10 value v that the chart already holds (its z or y): "10⁻³·⁴⁹"
+    as 10<sup>-3.49</sup>, read like the colour bar's powers of ten. Plotly formats the number in
+    the browser, so no per-cell string is built or sent, and no 10**v is formed that would underflow
+    or overflow (products of -300 or +400 decades are legitimate)."""
+    return f"10<sup>%{{{var}:.2f}}</sup>"
+
+
+def no_zeros(zeros: np.ndarray) -> np.ndarray:
+    """The exactly-zero overlay's z: as given when some cell is zero, else an empty grid (a full
+    grid of NaN would send tens of kB of nothing to the browser with every redraw)."""
+    return zeros if np.any(zeros == 1.0) else np.zeros((0, 0))
 
 
 def numbers(values: Iterable) -> list[float]:
@@ -338,7 +344,7 @@ def zero_overlay(zeros: np.ndarray, x, y, hovertemplate: str) -> go.Heatmap:
     """Cells whose norm is exactly zero (z = 1 there, NaN elsewhere), drawn in ZERO_COLOUR over a
     log-scale heatmap, where log10(0) = -inf has no colour of its own."""
     return go.Heatmap(
-        z=zeros.astype(np.float32),
+        z=no_zeros(zeros).astype(np.float32),
         x=x,
         y=y,
         zmin=0,

@@ -31,7 +31,7 @@ from .style import (
     line_mode,
     line_trace,
     log_ticks,
-    value_text,
+    pow10_hover,
     vline,
     zero_overlay,
 )
@@ -243,7 +243,7 @@ def grad_time_figure(
     tickvals, ticktext = log_ticks(zmin, zmax)
     row = "step" if steps is not None else "update"
     hover = (
-        f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>%{{customdata}}</b>"
+        f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>{pow10_hover()}</b>"
         "<br>how much the loss reacts to a change in h<sub>%{x}</sub><extra></extra>"
     )
     traces = [
@@ -254,7 +254,6 @@ def grad_time_figure(
             zmin=zmin,
             zmax=zmax,
             colorscale=SEQUENTIAL,
-            customdata=value_text(finite),
             hovertemplate=hover,
             hoverongaps=False,
             colorbar=colorbar("norm", tickvals, ticktext),

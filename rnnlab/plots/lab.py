@@ -26,6 +26,7 @@ from .style import (
     LINE,
     MAX_CELLS,
     MUTED,
+    UNCHECKED,
     colorbar,
     colour_range,
     display_index,
@@ -84,6 +85,7 @@ def jacobian_heatmap(
     bound = "at most " if norm == "spectral" else "typically "
     traces = [
         go.Heatmap(
+            **UNCHECKED,
             z=finite.astype(np.float32),
             x=steps,
             y=steps,
@@ -157,6 +159,7 @@ def lag_profile_figure(
     mean, lo, hi = (np.asarray(a, dtype=float) for a in (mean, lo, hi))
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=lags,
             y=hi,
             mode="lines",
@@ -166,6 +169,7 @@ def lag_profile_figure(
             hoverinfo="skip",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=lags,
             y=lo,
             mode="lines",
@@ -176,6 +180,7 @@ def lag_profile_figure(
             hoverinfo="skip",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=lags,
             y=mean,
             mode="lines",
@@ -190,6 +195,7 @@ def lag_profile_figure(
     for i, (label, values) in enumerate(theory.items()):
         traces.append(
             go.Scatter(
+                **UNCHECKED,
                 x=lags,
                 y=np.where(np.isfinite(values), values, np.nan),
                 mode="lines",
@@ -239,6 +245,7 @@ def eigen_figure(eigvals: np.ndarray, *, title: str | None = None, height: int =
     colour = np.where(side > 0, LINE["bound"], np.where(side < 0, LINE["rho"], LINE["on_circle"]))
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=np.cos(theta),
             y=np.sin(theta),
             mode="lines",
@@ -247,6 +254,7 @@ def eigen_figure(eigvals: np.ndarray, *, title: str | None = None, height: int =
             hoverinfo="skip",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=lam.real,
             y=lam.imag,
             mode="markers",

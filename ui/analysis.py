@@ -97,7 +97,7 @@ def theory_lines(
 @st.cache_data(max_entries=64, show_spinner=False)
 def _at_init(cfg_json: str, max_columns: int | None) -> InitView:
     cfg = RunConfig.from_dict(json.loads(cfg_json))
-    return view_of(cfg, analyse(cfg, max_columns=max_columns))
+    return view_of(cfg, analyse(cfg, orbits=False, max_columns=max_columns))  # InitView has no orbits
 
 
 def view_of(cfg: RunConfig, a: Analysis) -> InitView:

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import RunConfig, attractors, run
+from rnnlab import RunConfig, analyse, attractors, run
 from rnnlab.cells import RecurrentNet
 
 
@@ -68,8 +68,6 @@ def test_orbit_diagram_of_a_run_is_deterministic(cell):
 
 
 def test_analyse_without_orbits_skips_only_the_free_run():
-    from rnnlab import RunConfig, analyse
-
     cfg = RunConfig(hidden=8, seq_len=12, steps=0)
     full, lean = analyse(cfg), analyse(cfg, orbits=False)
     assert full.orbits is not None and lean.orbits is None

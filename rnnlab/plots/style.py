@@ -329,8 +329,8 @@ def display_index(hm: np.ndarray, max_cells: int = MAX_CELLS) -> np.ndarray:
 
 
 def pow10_hover(var: str = "z") -> str:
-    """Hover text of 10**v for a log10 value v that the chart already holds (its z or y): "10⁻³·⁴⁹"
-    as 10<sup>-3.49</sup>, read like the colour bar's powers of ten. Plotly formats the number in
+    """Hover text of 10**v for a log10 value v that the chart already holds (its z or y), e.g.
+    10<sup>-3.49</sup>, read like the colour bar's powers of ten. Plotly formats the number in
     the browser, so no per-cell string is built or sent, and no 10**v is formed that would underflow
     or overflow (products of -300 or +400 decades are legitimate)."""
     return f"10<sup>%{{{var}:.2f}}</sup>"

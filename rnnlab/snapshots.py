@@ -39,6 +39,7 @@ class Snapshot:
     weights: dict[str, np.ndarray] = field(default_factory=dict)  # recurrent and input weights
     spectrum: lyapunov.Spectrum | None = None  # None where the Jacobians were not formed or not finite
     orbits: attractors.Orbits | None = None  # where it settles running freely; None: weights non-finite
+    # (or not asked for: snapshot(orbits=False))
 
 
 @dataclass
@@ -65,12 +66,19 @@ def step_jacobians(model: RecurrentNet, probe_x: torch.Tensor) -> tuple[torch.Te
 
 
 def snapshot(
-    model: RecurrentNet, probe_x: torch.Tensor, norm: str, heatmap: bool = True, **heatmap_kw: Any
+    model: RecurrentNet,
+    probe_x: torch.Tensor,
+    norm: str,
+    heatmap: bool = True,
+    orbits: bool = True,
+    **heatmap_kw: Any,
 ) -> Snapshot:
     """The heatmap, the recurrent weights and their eigenvalues at the current weights.
 
     heatmap=False skips the Jacobian products (a server's budget refused them): the heatmap is NaN
     and there is no spectrum. The spectrum takes the exponents the budget allows (budget.spectrum_k).
+    orbits=False skips the free run (attractors.free_run, ~600 steps) for a caller that draws no
+    orbit diagram; `orbits` is then None.
     """
     L = probe_x.shape[0]
     W = model.recurrent_matrix().detach().double().numpy()
@@ -92,8 +100,8 @@ def snapshot(
         for name, p in model.named_parameters()
         if not name.startswith(("W_hy", "b_y"))
     }
-    orbits = attractors.free_run(model) if np.isfinite(W).all() else None
-    return Snapshot(values, eig, q, complete, provenance, weights, spec, orbits)
+    settled = attractors.free_run(model) if orbits and np.isfinite(W).all() else None
+    return Snapshot(values, eig, q, complete, provenance, weights, spec, settled)
 
 
 def provenance_summary(norm: str, snaps: list[Snapshot]) -> dict[str, Any]:

@@ -67,10 +67,11 @@ def probe_of(cfg: RunConfig) -> np.ndarray:
     return make_task(cfg.task, cfg.seq_len).sample(np.random.default_rng(seeds[0]), 1).x[:, 0].numpy()
 
 
-def analyse(cfg: RunConfig, **heatmap_kw: Any) -> Analysis:
-    """The network at initialisation (no training): the snapshot plus what the theory needs."""
+def analyse(cfg: RunConfig, orbits: bool = True, **heatmap_kw: Any) -> Analysis:
+    """The network at initialisation (no training): the snapshot plus what the theory needs.
+    orbits=False leaves out where it settles running freely (the Lab's at-init view draws no orbits)."""
     s = setup(cfg)
-    snap = snapshot(s.model, s.probe_x, cfg.norm, **heatmap_kw)
+    snap = snapshot(s.model, s.probe_x, cfg.norm, orbits=orbits, **heatmap_kw)
     return analysis(snap, s.model, s.probe_x, s.task.baseline)
 
 

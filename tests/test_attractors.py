@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import torch
 
-from rnnlab import RunConfig, attractors, run
+from rnnlab import RunConfig, analyse, attractors, run
 from rnnlab.cells import RecurrentNet
 
 
@@ -65,3 +65,12 @@ def test_orbit_diagram_of_a_run_is_deterministic(cell):
     assert a.arrays["orbits"].shape == (2, attractors.STARTS, attractors.KEEP)
     assert np.array_equal(a.arrays["orbits"], b.arrays["orbits"], equal_nan=True)
     assert np.array_equal(a.arrays["orbit_period"], b.arrays["orbit_period"])
+
+
+def test_analyse_without_orbits_skips_only_the_free_run():
+    cfg = RunConfig(hidden=8, seq_len=12, steps=0)
+    full, lean = analyse(cfg), analyse(cfg, orbits=False)
+    assert full.orbits is not None and lean.orbits is None
+    np.testing.assert_array_equal(lean.heatmap, full.heatmap)
+    np.testing.assert_array_equal(lean.eigvals, full.eigvals)
+    np.testing.assert_array_equal(lean.spectrum.exponents, full.spectrum.exponents)

@@ -89,16 +89,23 @@ def test_heatmap_minus_inf_is_drawn_as_exactly_zero():
     assert np.count_nonzero(zero == 1.0) == len(dead)
     assert "exactly zero" in fig.data[1].hovertemplate
     assert fig.data[1].colorscale[0][1] == S.ZERO_COLOUR and fig.data[1].showscale is False
-    assert fig.data[0].customdata[5][0] == ""  # the finite trace has no value text there
+    assert fig.data[0].customdata is None  # the hover reads z itself: no per-cell text is sent
 
 
 def test_heatmap_hover_states_t_k_value_and_meaning():
     hm = lower_triangle(10)
     hm[7, 2] = math.log10(1e-3)
     fig = F.jacobian_heatmap(hm)
-    assert fig.data[0].customdata[7][2] == "0.001"
+    assert z_of(fig.data[0])[7, 2] == pytest.approx(-3.0)  # what the hover formats
+    assert fig.data[0].customdata is None
     tpl = fig.data[0].hovertemplate
-    assert "t=%{y}" in tpl and "k=%{x}" in tpl and "%{customdata}" in tpl and "of its size" in tpl
+    assert "t=%{y}" in tpl and "k=%{x}" in tpl and "of its size" in tpl
+    assert "10<sup>%{z:.2f}</sup>" in tpl  # 10**z from z itself: no underflow at z = -300
+
+
+def test_heatmap_without_zero_cells_sends_an_empty_overlay():
+    fig = F.jacobian_heatmap(lower_triangle(30))
+    assert z_of(fig.data[1]).size == 0  # nothing to draw: no grid of NaN sent with every redraw
 
 
 def test_heatmap_colour_bar_ticks_are_powers_of_ten():

@@ -206,6 +206,40 @@ def test_lag_profile_spread_and_all_infinite_lag():
     assert np.isnan(mean[5]) and np.isnan(lo[5])
 
 
+def _lag_profile_loop(hm):
+    """The oracle: one sub-diagonal at a time, numpy's own mean and percentile."""
+    T = hm.shape[0]
+    mean, lo, hi = (np.full(T, np.nan) for _ in range(3))
+    for d in range(T):
+        vals = np.diagonal(hm, offset=-d)
+        vals = vals[np.isfinite(vals)]
+        if vals.size:
+            mean[d] = vals.mean()
+            lo[d], hi[d] = np.percentile(vals, [10, 90])
+    return mean, lo, hi
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_lag_profile_matches_a_loop_over_sub_diagonals(seed):
+    rng = np.random.default_rng(seed)
+    T = int(rng.integers(1, 50))
+    hm = rng.normal(size=(T, T)) * rng.choice([1.0, 300.0])  # z of -300 .. 400 are legitimate
+    hm[np.triu_indices(T, 1)] = np.nan
+    cut = rng.random((T, T))
+    hm[cut < 0.1] = -np.inf
+    hm[(cut > 0.1) & (cut < 0.2)] = np.nan
+    hm[(cut > 0.2) & (cut < 0.22)] = np.inf
+    if seed % 4 == 0:
+        hm[:, ::3] = np.nan  # a strided heatmap: whole columns not computed
+    lags, mean, lo, hi = lag_profile(hm)
+    want_mean, want_lo, want_hi = _lag_profile_loop(hm)
+    np.testing.assert_array_equal(lags, np.arange(T))
+    # the sum runs in another order (one pass over every lag): equal to rounding
+    np.testing.assert_allclose(mean, want_mean, rtol=1e-12, atol=1e-12)
+    np.testing.assert_array_equal(lo, want_lo)  # the same interpolation arithmetic: bit for bit
+    np.testing.assert_array_equal(hi, want_hi)
+
+
 def test_fit_slope_is_robust_to_missing_data():
     lags = np.arange(10.0)
     y = 0.02 * lags

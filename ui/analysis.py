@@ -103,7 +103,7 @@ def _at_init(cfg_json: str, max_columns: int | None) -> InitView:
         print(
             f"[rnnlab] view computed: {cfg.cell} rho {cfg.rho:g} seed {cfg.seed}", file=sys.stderr, flush=True
         )
-    return view_of(cfg, analyse(cfg, max_columns=max_columns))
+    return view_of(cfg, analyse(cfg, orbits=False, max_columns=max_columns))  # InitView has no orbits
 
 
 def view_of(cfg: RunConfig, a: Analysis) -> InitView:

@@ -98,6 +98,7 @@ def view(cfg_json: str, max_columns: int | None, conn, stop) -> None:
     try:
         a = analyse(
             RunConfig.from_dict(json.loads(cfg_json)),
+            orbits=False,  # the at-init view draws no orbit diagram
             max_columns=max_columns,
             progress=progress,
             should_stop=stop.is_set,

@@ -27,9 +27,9 @@ from .style import (
     colorbar,
     colour_range,
     display_index,
-    fmt_pow10,
     line_mode,
     log_ticks,
+    pow10_hover,
 )
 from .style import RUN_COLOURS as COLOURS
 
@@ -215,9 +215,6 @@ def difference_heatmap(
     m = max(1.0, float(np.abs(fin).max())) if fin.size else 1.0
     vals, text = log_ticks(-m, m, max_ticks=7)
     text = ["×" + t for t in text]
-    custom = np.full(sub.shape, "", dtype=object)
-    for i, j in zip(*np.nonzero(np.isfinite(sub))):
-        custom[i, j] = fmt_pow10(float(sub[i, j]))
     fig = go.Figure()
     fig.add_trace(
         go.Heatmap(
@@ -228,10 +225,9 @@ def difference_heatmap(
             zmax=m,
             zmid=0,
             colorscale=DIFF_SCALE,
-            customdata=custom,
             hoverongaps=False,
             name="B / A",
-            hovertemplate="t=%{y}, k=%{x}<br>B / A = <b>×%{customdata}</b><extra></extra>",
+            hovertemplate=f"t=%{{y}}, k=%{{x}}<br>B / A = <b>×{pow10_hover()}</b><extra></extra>",
             colorbar=colorbar("B / A", vals, text, len=0.92),
         )
     )

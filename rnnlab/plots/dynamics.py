@@ -17,7 +17,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from .style import LINE, MUTED, figure, int_axis, line_mode, line_trace, vline
+from .style import LINE, MUTED, UNCHECKED, figure, int_axis, line_mode, line_trace, vline
 
 TOP_COLOURS = ("#1f2937", "#7c3aed", "#0f766e")  # lambda_1, lambda_2, lambda_3
 
@@ -47,6 +47,7 @@ def lyapunov_figure(
     text = [("−∞ (zeroed)" if np.isneginf(v) else f"{v:.4f}") for v in np.asarray(exponents, float)]
     traces: list = [
         go.Bar(
+            **UNCHECKED,
             x=i,
             y=lam,
             marker=dict(color=colour.tolist(), opacity=0.55, line=dict(width=0)),
@@ -81,6 +82,7 @@ def lyapunov_running_figure(
     steps = np.arange(warmup + 1, warmup + run.shape[0] + 1)
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=steps,
             y=np.where(np.isfinite(run[:, j]), run[:, j], np.nan),
             mode="lines",
@@ -109,6 +111,7 @@ def lyapunov_training_figure(
     x = np.asarray(steps)
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=x,
             y=np.where(np.isfinite(lam[:, j]), lam[:, j], np.nan),
             mode=line_mode(len(x) if len(x) > 1 else 1),
@@ -163,6 +166,7 @@ def orbit_figure(
         periods = np.repeat(per[:, :, None], R, 2)[sel]
         traces.append(
             go.Scatter(
+                **UNCHECKED,
                 x=x[sel].ravel(),
                 y=pts[sel].ravel(),
                 mode="markers",
@@ -176,6 +180,7 @@ def orbit_figure(
     if len(cliffs):
         traces.append(
             go.Scatter(
+                **UNCHECKED,
                 x=[None],
                 y=[None],
                 mode="lines",

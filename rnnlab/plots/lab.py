@@ -26,14 +26,14 @@ from .style import (
     LINE,
     MAX_CELLS,
     MUTED,
+    UNCHECKED,
     colorbar,
     colour_range,
     display_index,
     figure,
-    fmt_pow10,
     line_trace,
     log_ticks,
-    value_text,
+    pow10_hover,
     zero_overlay,
 )
 
@@ -45,8 +45,8 @@ def chunk_boundaries(L: int, window: int) -> list[int]:
 
 
 HOVER_FINITE = (
-    "t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>%{customdata}</b><br>"
-    "a change in h<sub>%{x}</sub> moves h<sub>%{y}</sub> by {bound}~%{customdata} of its size"
+    "t=%{y}, k=%{x}<br>‖∂h<sub>t</sub>/∂h<sub>k</sub>‖ = <b>" + pow10_hover() + "</b><br>"
+    "a change in h<sub>%{x}</sub> moves h<sub>%{y}</sub> by {bound}~" + pow10_hover() + " of its size"
     "<extra></extra>"
 )
 HOVER_ZERO = (
@@ -85,6 +85,7 @@ def jacobian_heatmap(
     bound = "at most " if norm == "spectral" else "typically "
     traces = [
         go.Heatmap(
+            **UNCHECKED,
             z=finite.astype(np.float32),
             x=steps,
             y=steps,
@@ -92,7 +93,6 @@ def jacobian_heatmap(
             zmax=zmax,
             zmid=0 if zmin < 0 < zmax else None,
             colorscale=DIVERGING,
-            customdata=value_text(finite),
             hovertemplate=HOVER_FINITE.replace("{bound}", bound),
             hoverongaps=False,
             name="log10 norm",
@@ -159,6 +159,7 @@ def lag_profile_figure(
     mean, lo, hi = (np.asarray(a, dtype=float) for a in (mean, lo, hi))
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=lags,
             y=hi,
             mode="lines",
@@ -168,6 +169,7 @@ def lag_profile_figure(
             hoverinfo="skip",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=lags,
             y=lo,
             mode="lines",
@@ -178,13 +180,13 @@ def lag_profile_figure(
             hoverinfo="skip",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=lags,
             y=mean,
             mode="lines",
             name="measured (mean over t)",
             line=dict(color=LINE["measured"], width=2.5),
-            customdata=[fmt_pow10(v) for v in mean],
-            hovertemplate="measured: %{customdata}<extra></extra>",
+            hovertemplate=f"measured: {pow10_hover('y')}<extra></extra>",
         ),
     ]
     colours = [LINE["bound"], LINE["rho"], LINE["mean_field"], "#0f766e", "#b45309"]
@@ -193,13 +195,13 @@ def lag_profile_figure(
     for i, (label, values) in enumerate(theory.items()):
         traces.append(
             go.Scatter(
+                **UNCHECKED,
                 x=lags,
                 y=np.where(np.isfinite(values), values, np.nan),
                 mode="lines",
                 name=label,
                 line=dict(color=colours[i % 5], width=1.8, dash=dashes[i % 5]),
-                customdata=[fmt_pow10(v) for v in values],
-                hovertemplate=f"{label}: %{{customdata}}<extra></extra>",
+                hovertemplate=f"{label}: {pow10_hover('y')}<extra></extra>",
             )
         )
     if y_range is None:
@@ -243,6 +245,7 @@ def eigen_figure(eigvals: np.ndarray, *, title: str | None = None, height: int =
     colour = np.where(side > 0, LINE["bound"], np.where(side < 0, LINE["rho"], LINE["on_circle"]))
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=np.cos(theta),
             y=np.sin(theta),
             mode="lines",
@@ -251,6 +254,7 @@ def eigen_figure(eigvals: np.ndarray, *, title: str | None = None, height: int =
             hoverinfo="skip",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=lam.real,
             y=lam.imag,
             mode="markers",

@@ -11,9 +11,10 @@ reader sees the size, not the logarithm.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 import numpy as np
+import plotly.colors as pcolors
 import plotly.graph_objects as go
 
 from .. import activations
@@ -35,7 +36,9 @@ DIVERGING = [
     [0.85, "#d7301f"],
     [1.0, "#67000d"],
 ]
-SEQUENTIAL = "Viridis"
+# Viridis as the stops Plotly's checks expand the name to: unchecked traces send it as it is written
+_VIRIDIS = pcolors.sequential.Viridis
+SEQUENTIAL = [[i / (len(_VIRIDIS) - 1), c] for i, c in enumerate(_VIRIDIS)]
 LINE = {
     "measured": "#1f2937",
     "bound": "#d7301f",
@@ -150,6 +153,16 @@ TEMPLATE = go.layout.Template(
 )
 
 
+UNCHECKED = {"_validate": False}
+"""Keyword arguments of a graph object built without Plotly's per-property checks. The live charts
+(the Lab's at-init view on every control change, training's charts twice a second) are built
+through `figure` and their traces take these: checking costs about three times the building
+(~18 of ~25 ms for the Lab's five charts). tests/conftest.py re-validates every figure `figure` builds
+during the tests, in full, against the same JSON, through FIGURE_CHECKS."""
+
+FIGURE_CHECKS: list[Callable[[go.Figure], None]] = []  # run on every figure `figure` builds (tests)
+
+
 def frame(title: str | None, height: int, top: int | None = None) -> dict:
     """The layout every chart shares: the template, a left-aligned title, height and margins
     (a taller top margin when there is a title, so the legend above the plot clears it)."""
@@ -194,7 +207,12 @@ def figure(
         annotations=list(annotations),
         **layout,
     )
-    return go.Figure(data=traces, layout=lay)
+    # Plotly's checks drop None and empty lists; unchecked, they would be sent as null and []
+    lay = {k: v for k, v in lay.items() if v is not None and not (isinstance(v, list) and not v)}
+    fig = go.Figure(data=traces, layout=lay, **UNCHECKED)
+    for check in FIGURE_CHECKS:
+        check(fig)
+    return fig
 
 
 def apply_layout(fig: go.Figure, title: str | None, height: int, top: int | None = None, **kw) -> go.Figure:
@@ -216,6 +234,7 @@ def line_trace(
 ) -> go.Scatter:
     """A horizontal reference line as a trace (data coordinates on any axis type, in the legend)."""
     return go.Scatter(
+        **UNCHECKED,
         x=[x0, x1],
         y=[y, y],
         mode="lines",
@@ -309,12 +328,18 @@ def display_index(hm: np.ndarray, max_cells: int = MAX_CELLS) -> np.ndarray:
     return computed
 
 
-def value_text(z: np.ndarray) -> np.ndarray:
-    """Short text of 10**z per cell ("3.2e-4"); "" where z is NaN or -inf (drawn elsewhere)."""
-    out = np.full(z.shape, "", dtype=object)
-    for idx in zip(*np.nonzero(np.isfinite(z))):
-        out[idx] = fmt_pow10(float(z[idx]))
-    return out
+def pow10_hover(var: str = "z") -> str:
+    """Hover text of 10**v for a log10 value v that the chart already holds (its z or y), e.g.
+    10<sup>-3.49</sup>, read like the colour bar's powers of ten. Plotly formats the number in
+    the browser, so no per-cell string is built or sent, and no 10**v is formed that would underflow
+    or overflow (products of -300 or +400 decades are legitimate)."""
+    return f"10<sup>%{{{var}:.2f}}</sup>"
+
+
+def no_zeros(zeros: np.ndarray) -> np.ndarray:
+    """The exactly-zero overlay's z: as given when some cell is zero, else an empty grid (a full
+    grid of NaN would send tens of kB of nothing to the browser with every redraw)."""
+    return zeros if np.any(zeros == 1.0) else np.zeros((0, 0))
 
 
 def numbers(values: Iterable) -> list[float]:
@@ -338,7 +363,8 @@ def zero_overlay(zeros: np.ndarray, x, y, hovertemplate: str) -> go.Heatmap:
     """Cells whose norm is exactly zero (z = 1 there, NaN elsewhere), drawn in ZERO_COLOUR over a
     log-scale heatmap, where log10(0) = -inf has no colour of its own."""
     return go.Heatmap(
-        z=zeros.astype(np.float32),
+        **UNCHECKED,
+        z=no_zeros(zeros).astype(np.float32),
         x=x,
         y=y,
         zmin=0,

@@ -117,7 +117,7 @@ def phase_figure(
         )
     step = max(1, nx // 12)
     xaxis = dict(
-        title=grid.x_key,
+        title=dict(text=grid.x_key),
         tickvals=list(range(0, nx, step)),
         ticktext=xt[::step],
         range=[-0.5, nx - 0.5],
@@ -126,7 +126,7 @@ def phase_figure(
     )
     ystep = max(1, ny // 12)
     yaxis = dict(
-        title=ylab,
+        title=dict(text=ylab),
         tickvals=list(range(0, ny, ystep)),
         ticktext=yt[::ystep],
         range=[-0.5, ny - 0.5],

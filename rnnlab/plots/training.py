@@ -25,13 +25,14 @@ from .style import (
     LINE,
     MUTED,
     SEQUENTIAL,
+    UNCHECKED,
     colorbar,
     figure,
     int_axis,
     line_mode,
     line_trace,
     log_ticks,
-    value_text,
+    pow10_hover,
     vline,
     zero_overlay,
 )
@@ -56,6 +57,7 @@ def loss_figure(
     x_end = steps if steps is not None else (int(x.max()) + 1 if len(x) else 1)
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=x,
             y=np.where(np.isfinite(y), y, np.nan),
             mode=line_mode(len(x)),
@@ -72,6 +74,7 @@ def loss_figure(
     if final_loss is not None and math.isfinite(final_loss):
         traces.append(
             go.Scatter(
+                **UNCHECKED,
                 x=[x_end],
                 y=[final_loss],
                 mode="markers",
@@ -119,6 +122,7 @@ def grad_norm_figure(
     clipped = (df["clipped"].to_numpy() == 1) if "clipped" in df else np.zeros(len(df), bool)
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=x,
             y=ok(before),
             mode=line_mode(len(x)),
@@ -128,6 +132,7 @@ def grad_norm_figure(
             hovertemplate="update %{x}: ‖g‖ = %{y:.3g} before<extra></extra>",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=x,
             y=ok(after),
             mode=line_mode(len(x)),
@@ -137,6 +142,7 @@ def grad_norm_figure(
             hovertemplate="update %{x}: ‖g‖ = %{y:.3g} after<extra></extra>",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=x[clipped],
             y=ok(before[clipped]),
             mode="markers",
@@ -243,18 +249,18 @@ def grad_time_figure(
     tickvals, ticktext = log_ticks(zmin, zmax)
     row = "step" if steps is not None else "update"
     hover = (
-        f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>%{{customdata}}</b>"
+        f"{row} %{{y}}, k=%{{x}}<br>‖∂L/∂h<sub>k</sub>‖ = <b>{pow10_hover()}</b>"
         "<br>how much the loss reacts to a change in h<sub>%{x}</sub><extra></extra>"
     )
     traces = [
         go.Heatmap(
+            **UNCHECKED,
             z=finite.astype(np.float32),
             x=x,
             y=y,
             zmin=zmin,
             zmax=zmax,
             colorscale=SEQUENTIAL,
-            customdata=value_text(finite),
             hovertemplate=hover,
             hoverongaps=False,
             colorbar=colorbar("norm", tickvals, ticktext),
@@ -295,6 +301,7 @@ def radius_figure(metrics: pd.DataFrame, *, title: str | None = None, height: in
     x = df["update"].to_numpy()
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=x,
             y=df["rho_whh"],
             mode=line_mode(len(x)),
@@ -307,6 +314,7 @@ def radius_figure(metrics: pd.DataFrame, *, title: str | None = None, height: in
     if "sigma_max_whh" in df and df["sigma_max_whh"].notna().any():
         traces.append(
             go.Scatter(
+                **UNCHECKED,
                 x=x,
                 y=df["sigma_max_whh"],
                 mode="lines",
@@ -337,6 +345,7 @@ def hf_figure(metrics: pd.DataFrame, *, title: str | None = None, height: int = 
     ok = np.where(np.isfinite(lam) & (lam > 0), lam, np.nan)
     traces = [
         go.Scatter(
+            **UNCHECKED,
             x=x,
             y=ok,
             mode=line_mode(len(x)),
@@ -346,6 +355,7 @@ def hf_figure(metrics: pd.DataFrame, *, title: str | None = None, height: int = 
             hovertemplate="update %{x}: λ = %{y:.3g}<extra></extra>",
         ),
         go.Bar(
+            **UNCHECKED,
             x=x,
             y=iters,
             name="CG iterations",
@@ -354,6 +364,7 @@ def hf_figure(metrics: pd.DataFrame, *, title: str | None = None, height: int = 
             hovertemplate="update %{x}: %{y:.0f} CG iterations<extra></extra>",
         ),
         go.Scatter(
+            **UNCHECKED,
             x=x[rejected],
             y=ok[rejected],
             mode="markers",

@@ -36,6 +36,32 @@ HEATMAP_SIGNATURE_JS = """() => {
 }"""
 
 
+# The page position of heatmap cell (t, k) of the first heatmap, and the z Plotly holds there.
+HEATMAP_CELL_JS = """([t, k]) => {
+  for (const el of document.querySelectorAll('.js-plotly-plot')) {
+    const i = (el._fullData || []).findIndex(d => d.type === 'heatmap');
+    if (i < 0) continue;
+    const d = el._fullData[i], xa = el._fullLayout.xaxis, ya = el._fullLayout.yaxis;
+    const box = el.getBoundingClientRect();
+    const row = Array.from(d.y).indexOf(t), col = Array.from(d.x).indexOf(k);
+    return {x: box.left + xa._offset + xa.d2p(k), y: box.top + ya._offset + ya.d2p(t),
+            z: d.z[row][col]};
+  }
+  return null;
+}"""
+
+
+def hover_heatmap_cell(page, t: int, k: int) -> tuple[float, str]:
+    """Move the mouse onto heatmap cell (t, k); the cell's z and the hover label's text."""
+    cell = page.evaluate(HEATMAP_CELL_JS, [t, k])
+    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    cell = page.evaluate(HEATMAP_CELL_JS, [t, k])  # positions after the scroll
+    page.mouse.move(cell["x"], cell["y"])
+    label = page.locator(".hoverlayer .hovertext").first
+    label.wait_for(timeout=10_000)
+    return cell["z"], label.text_content() or ""  # an SVG node: no inner_text
+
+
 def charts(page) -> list[dict]:
     return page.evaluate(CHARTS_JS)
 

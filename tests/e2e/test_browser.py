@@ -19,6 +19,7 @@ from pw import (
     exceptions,
     final_status,
     heatmap_signature,
+    hover_heatmap_cell,
     loss_curve,
     main_button,
     notices,
@@ -57,6 +58,20 @@ def test_lab_at_defaults_shows_the_heatmap(server, page):
     titles = " ".join(c["title"] for c in charts(page)).lower()
     assert "eigenvalues" in titles or len(charts(page)) >= 3
     page.screenshot(path=str(ARTIFACTS / "lab.png"), full_page=True)
+
+
+def test_lab_heatmap_hover_reads_the_cells_value(server, page):
+    open_app(page, server)
+    wait_for(lambda: heatmap_signature(page), what="heatmap")
+    t, k = 60, 20
+    z, text = hover_heatmap_cell(page, t, k)
+    page.screenshot(path=str(ARTIFACTS / "lab-hover.png"))
+    assert f"t={t}, k={k}" in text
+    # 10<sup>-3.49</sup> reads "10\u200b-3.49" (Plotly wraps <sup> in zero-width spaces)
+    value = re.search(r"=\s*10[\s\u200b]*([−-]?\d+\.\d\d)", text)
+    assert value, text
+    assert float(value.group(1).replace("−", "-")) == pytest.approx(z, abs=0.006)  # Plotly's :.2f of z
+    assert "of its size" in text
 
 
 def test_preset_link_sets_the_controls(server, page):

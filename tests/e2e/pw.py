@@ -54,7 +54,8 @@ HEATMAP_CELL_JS = """([t, k]) => {
 def hover_heatmap_cell(page, t: int, k: int) -> tuple[float, str]:
     """Move the mouse onto heatmap cell (t, k); the cell's z and the hover label's text."""
     cell = page.evaluate(HEATMAP_CELL_JS, [t, k])
-    page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()
+    # in the main area: the first chart in the page is the hidden one of ui.shell.preload_charts
+    page.locator('[data-testid="stMain"] .js-plotly-plot').first.scroll_into_view_if_needed()
     cell = page.evaluate(HEATMAP_CELL_JS, [t, k])  # positions after the scroll
     page.mouse.move(cell["x"], cell["y"])
     label = page.locator(".hoverlayer .hovertext").first

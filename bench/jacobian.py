@@ -3,7 +3,10 @@
     python bench/jacobian.py           # the figures quoted in the docs (a few minutes on 2 cores)
     python bench/jacobian.py --quick   # small sizes: a smoke test that runs in seconds
 
-Prints, one labelled line each: the machine's wide-matmul rate; (1) the rms heatmap's effective
+Prints, one labelled line each: (0) the spectral heatmap's CPU time on one thread at the default
+size (T=100, H=64) and at T=300, H=128, the default gram engine against the precise one it
+replaced (gram.py, precise=True), alternating in this process, with the pairs each certificate
+tier settled; the machine's wide-matmul rate; (1) the rms heatmap's effective
 rate (T^2 H^3 flops / time) as a fraction of that rate; (2) spectral time / rms time; (3) the
 speed-up over the straightforward loop (every pair multiplied out, then its norm); (4) the time of
 a small spectral heatmap; (5) the peak resident memory of a large heatmap (in a subprocess).
@@ -44,6 +47,30 @@ def median_time(fn, repeats: int) -> float:
         fn()
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def old_vs_new(T: int, H: int, repeats: int) -> None:
+    """Spectral heatmap, one thread: precise (the old engine) and default, alternating; median CPU
+    seconds of this process (less sensitive than wall time to a loaded machine)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    jacs = tanh_jacobians(T, H)
+    heatmap(jacs[:5], "spectral"), heatmap(jacs[:5], "spectral", precise=True)  # warm-up
+    times: dict[bool, list[float]] = {False: [], True: []}
+    res = {}
+    for _ in range(repeats):
+        for precise in (True, False):
+            t0 = time.process_time()
+            res[precise] = heatmap(jacs, "spectral", precise=precise)
+            times[precise].append(time.process_time() - t0)
+    torch.set_num_threads(threads)
+    old, new = statistics.median(times[True]), statistics.median(times[False])
+    r_old, r_new = res[True], res[False]
+    print(
+        f"0. spectral heatmap T={T}, H={H}, 1 thread, CPU s (median of {repeats}): precise (old) "
+        f"{old:.3f} s, default {new:.3f} s, {old / new:.2f}x; old: {r_old.certified} Kato-Temple, "
+        f"{r_old.exact} eigen-solves; new tiers: {r_new.tiers}"
+    )
 
 
 def matmul_rate(T: int, H: int, repeats: int) -> float:
@@ -103,9 +130,13 @@ def main() -> None:
 
     if args.quick:
         big, small, tiny, mem, reps = (60, 32), (40, 16), (30, 16), (100, 32), 1
+        sizes = [(30, 16)]
     else:
         big, small, tiny, mem, reps = (500, 128), (200, 64), (100, 64), (1000, 128), 3
+        sizes = [(100, 64), (300, 128)]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, dtype {str(DTYPE)[6:]}")
+    for T, H in sizes:
+        old_vs_new(T, H, 5 if T <= 100 else reps)
 
     T, H = big
     rate = matmul_rate(T, H, reps)

@@ -110,7 +110,7 @@ def test_how_note_names_the_engine_and_its_guarantee():
     from ui.analysis import how_note
 
     g = how_note(Provenance("gram", "float32", 7, 3))
-    assert "Each of the 10 spectral norms" in g and "2.2·10⁻⁵" in g
+    assert "Each of the 10 spectral norms" in g and "5.0·10⁻⁴" in g  # the bracket engine's bound
     assert "7 accepted" in g and "3 by a full" in g
     assert "2.2·10⁻¹³" in how_note(Provenance("gram", "float64", 1, 0))
     tracking = how_note(Provenance("tracking", "float32", 0, 4))

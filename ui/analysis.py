@@ -167,8 +167,8 @@ def how_note(how: Provenance | None, n: int | None = None, state: str = "h") -> 
         bound = jacobian.certified_bound_log10(how.dtype)
         return (
             f"Each of the {c + e:,} spectral norms is exact to rounding or within a proven "
-            f"{_sci(bound)} in log₁₀: {c:,} accepted on a Kato–Temple certificate, {e:,} by a full "
-            "eigen-solve."
+            f"{_sci(bound)} in log₁₀: {c:,} accepted on a certificate (Kato–Temple or Cholesky), "
+            f"{e:,} by a full eigen-solve."
         )
     if how.method == "tracking":
         return (

@@ -9,7 +9,8 @@ lstm's [h; c]).
     steps.py      one-step Jacobians J_t (closed form, autograd) and the gradient profile
     products.py   all products advanced by one GEMM per step, scales kept in float64 logs
     engine.py     the Engine interface: the norm of every stored product after a step
-    frobenius.py  rms engine; gram.py, tracking.py: the two spectral engines
+    frobenius.py  rms engine; bracket.py (gram, default), gram.py (gram, precise), tracking.py:
+                  the spectral engines
     driver.py     heatmap(): columns, the step loop, cancellation, the engine chosen by (norm, method)
     reference.py  the slow float64 oracle of the tests
 

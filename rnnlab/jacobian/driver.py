@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import Tensor
 
+from .bracket import BracketEngine
 from .engine import NORMS, SPECTRAL_METHODS, Engine
 from .frobenius import FrobeniusOverSqrtN
 from .gram import GramEngine
@@ -47,6 +48,9 @@ class HeatmapResult:
     # how the norms were found: "gram", "tracking" (spectral) or "frobenius" (rms, that is the
     # Frobenius norm / sqrt(n)); the name is stored in exports, so it stays
     method: str = "gram"
+    # spectral, default gram engine: pairs settled by each tier of bracket.TIERS (diagnostics for
+    # bench/jacobian.py; not exported)
+    tiers: dict[str, int] = field(default_factory=dict)
 
 
 def spectral_engine(n: int, method: str = "auto") -> str:
@@ -58,9 +62,14 @@ def spectral_engine(n: int, method: str = "auto") -> str:
     return method
 
 
-def engine_class(norm: str, method: str, n: int) -> type[Engine]:
-    """The engine for (norm, method) at state size n; method is checked even for rms."""
-    spectral = {"gram": GramEngine, "tracking": TrackingEngine}[spectral_engine(n, method)]
+def engine_class(norm: str, method: str, n: int, precise: bool = False) -> type[Engine]:
+    """The engine for (norm, method) at state size n; method is checked even for rms.
+
+    gram is the bracket engine (within BOUND_LOG10) unless ``precise``: then the Kato-Temple and
+    eigen-solve engine (within 2.2e-5 log10 in float32, 2.2e-13 in float64).
+    """
+    gram = GramEngine if precise else BracketEngine
+    spectral = {"gram": gram, "tracking": TrackingEngine}[spectral_engine(n, method)]
     return spectral if norm == "spectral" else FrobeniusOverSqrtN
 
 
@@ -76,6 +85,7 @@ def heatmap(
     *,
     dtype: torch.dtype = torch.float32,
     method: str = "auto",
+    precise: bool = False,
 ) -> HeatmapResult:
     """All-pairs log10 ||J_t ... J_{k+1}|| for jacs (T, n, n) with jacs[t-1] = J_t.
 
@@ -86,15 +96,17 @@ def heatmap(
     ``complete=False`` (rows done so far are filled). ``device`` None (jacs' device), "cpu" or
     "cuda"; asking for CUDA where there is none raises ValueError. ``dtype`` is the working
     precision of the products (float32 default; docs/jacobian-engines.md has the accuracy).
-    ``method`` picks how the spectral norm of each product is found: "gram" (an exact
-    eigen-solve of every product's Gram matrix, or a certified Rayleigh quotient within 2.2e-5 log10
-    units), "tracking" (warm-started Rayleigh-Ritz) or "auto" (gram up to n = GRAM_MAX_N, where
+    ``method`` picks how the spectral norm of each product is found: "gram" (from every product's
+    Gram matrix: each value proven within 5e-4 log10 units by a bracket, bracket.py, or solved
+    exactly), "tracking" (warm-started Rayleigh-Ritz) or "auto" (gram up to n = GRAM_MAX_N, where
     it is also the faster of the two). rms has one engine, the Frobenius norm / sqrt(n).
+    ``precise`` (gram only; always so in float64) uses the slower Kato-Temple engine of gram.py
+    instead: each value proven within 2.2e-5 log10 units (2.2e-13 in float64) or exact.
     """
     if norm not in NORMS:
         raise ValueError(f"norm must be one of {NORMS}, got {norm!r}")
     T, n = _check_jacs(jacs)
-    cls = engine_class(norm, method, n)
+    cls = engine_class(norm, method, n, precise or dtype == torch.float64)
     stride = _resolve_stride(T, stride, max_columns)
     dev = _resolve_device(device, jacs)
     cols = np.arange(1, T + 1, stride, dtype=np.int64)  # (C,) 1-based k
@@ -202,4 +214,5 @@ def _result(rows, cols, norm, stride, complete, rows_done, dtype, engine: Engine
         exact=engine.exact,
         certified=engine.certified,
         method=engine.method,
+        tiers=dict(engine.tiers),
     )

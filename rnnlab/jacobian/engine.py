@@ -2,11 +2,13 @@
 every stored block.
 
 The driver owns the products and their float64 log scales (products.py); an engine only measures
-the blocks, which are kept near norm 1, and so never sees an overflow. Three engines:
+the blocks, which are kept near norm 1, and so never sees an overflow. Four engines:
 
 - frobenius.FrobeniusOverSqrtN, norm "rms": ||P||_F / sqrt(n), n the state size (H for rnn and
   gru, 2H for lstm's [h; c]). Exact to rounding.
-- gram.GramEngine, norm "spectral": sigma_max from each block's Gram matrix, a certified Rayleigh
+- bracket.BracketEngine, norm "spectral" (gram, the default): sigma_max from a proven bracket
+  (power steps on P, Kato-Temple, a Cholesky test on G), within 5e-4 log10 units, or exact.
+- gram.GramEngine, norm "spectral" (gram with precise=True, and float64): a certified Rayleigh
   quotient (proven within 2.2e-5 log10 units) or an exact eigen-solve.
 - tracking.TrackingEngine, norm "spectral": warm-started block Krylov per column, for large n.
 """
@@ -39,6 +41,7 @@ class Engine(ABC):
         self.refined = 0  # column-steps refined (tracking)
         self.exact = 0  # pairs solved by a full eigen-solve (gram: uncertified; tracking: flat tops)
         self.certified = 0  # pairs accepted on a proven error bound (gram)
+        self.tiers: dict[str, int] = {}  # pairs per certificate tier (bracket engine)
 
     def start_column(self, m: int) -> None:  # noqa: B027 (a hook: most engines keep no state)
         """Column m enters with P = I."""

@@ -40,7 +40,7 @@ import torch
 from torch import Tensor
 
 from . import kernels
-from .engine import Engine
+from .engine import Engine, warm_vectors
 from .products import Stack
 
 BOUND_LOG10 = 5e-4  # proven: a certified sigma is within this of the computed product's, log10 units
@@ -69,11 +69,8 @@ class BracketEngine(Engine):
     def __init__(self, jn: Tensor, ks: Tensor, stride: int):
         super().__init__(jn, ks, stride)
         self.jn = jn  # (T, n, n) Jn_t^T
-        ncols, n = len(ks), jn.shape[-1]
-        self.u = torch.empty(ncols, n, dtype=jn.dtype, device=jn.device)  # (C, n) warm unit left vectors
-        gen = torch.Generator().manual_seed(0)
-        start = torch.randn(n, generator=gen, dtype=torch.float64)
-        self.start = (start / torch.linalg.vector_norm(start)).to(dtype=jn.dtype, device=jn.device)  # (n,)
+        n = jn.shape[-1]
+        self.u, self.start = warm_vectors(jn, len(ks))  # (C, n) warm unit left vectors, (n,) fixed start
         self.gam = gamma(n, jn.dtype)
         self.tiers = dict.fromkeys(TIERS, 0)  # pairs settled by each tier (zero blocks: in exact only)
 

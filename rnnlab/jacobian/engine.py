@@ -17,12 +17,23 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 
+import torch
 from torch import Tensor
 
 from .products import Stack
 
 NORMS = ("spectral", "rms")
 SPECTRAL_METHODS = ("auto", "gram", "tracking")
+
+
+def warm_vectors(jn: Tensor, ncols: int) -> tuple[Tensor, Tensor]:
+    """The power-step engines' state: (C, n) room for each column's warm left vector, and the fixed
+    generic unit vector (n,) a new column (or one whose vector J_t killed) starts from."""
+    n = jn.shape[-1]
+    u = torch.empty(ncols, n, dtype=jn.dtype, device=jn.device)
+    gen = torch.Generator().manual_seed(0)
+    start = torch.randn(n, generator=gen, dtype=torch.float64)
+    return u, (start / torch.linalg.vector_norm(start)).to(dtype=jn.dtype, device=jn.device)
 
 
 class Engine(ABC):

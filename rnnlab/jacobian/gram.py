@@ -25,7 +25,7 @@ import torch
 from torch import Tensor
 
 from .bracket import BOUND_LOG10
-from .engine import Engine
+from .engine import Engine, warm_vectors
 from .products import Stack
 
 GRAM_ITERS = 3  # power steps on G per step (warm-started) before the certificate is checked
@@ -69,11 +69,7 @@ class GramEngine(Engine):
     def __init__(self, jn: Tensor, ks: Tensor, stride: int):
         super().__init__(jn, ks, stride)
         self.jn = jn  # (T, n, n) Jn_t^T
-        ncols, n = len(ks), jn.shape[-1]
-        self.u = torch.empty(ncols, n, dtype=jn.dtype, device=jn.device)  # (C, n) warm unit left vectors
-        gen = torch.Generator().manual_seed(0)
-        start = torch.randn(n, generator=gen, dtype=torch.float64)
-        self.start = (start / torch.linalg.vector_norm(start)).to(dtype=jn.dtype, device=jn.device)  # (n,)
+        self.u, self.start = warm_vectors(jn, len(ks))  # (C, n) warm unit left vectors, (n,) fixed start
 
     def start_column(self, m: int) -> None:
         self.u[m] = self.start

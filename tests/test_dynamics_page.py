@@ -7,15 +7,21 @@ from apptest_support import navigation_mode  # noqa: F401  (autouse fixture)
 from test_pages import TINY, app, array, charts_by_title, no_exception, train
 
 from rnnlab import RunConfig, analyse, run
+from ui.dynamics import CHARTS_OPEN
 
 
 def test_lab_shows_the_spectrum_beside_the_heatmap_at_init():
     at = app()
     at.run()
     no_exception(at)
+    assert "Running estimate of the top exponents" not in charts_by_title(at)  # closed: no charts sent
+    lam1 = next(m for m in at.metric if m.label == "λ₁ (QR)")  # the numbers are in view all the same
+    want = analyse(RunConfig()).spectrum
+    assert float(lam1.value) == pytest.approx(want.lambda_1, abs=1e-4)
+    at.session_state[f"{CHARTS_OPEN}.init"] = True  # as a click on the expander does
+    at.run()
     charts = charts_by_title(at)
     bars = charts["Exponents λ<sub>i</sub> at initialisation"]
-    want = analyse(RunConfig()).spectrum
     np.testing.assert_allclose(array(bars["data"][0]["y"]), want.exponents, atol=1e-9)
     assert any(t["name"].startswith("heatmap slope") for t in bars["data"])
     assert any(t["name"].startswith("λ<sub>1</sub>, mean field") for t in bars["data"])
@@ -36,6 +42,9 @@ def test_a_finished_run_shows_the_exponents_over_training():
     over = charts["Top Lyapunov exponents over training"]
     np.testing.assert_allclose(array(over["data"][0]["y"]), oracle.arrays["lyapunov"][:, 0], atol=1e-6)
     last = int(oracle.snapshot_steps[-1])
+    at.session_state[f"{CHARTS_OPEN}.snap"] = True
+    at.run()
+    charts = charts_by_title(at)
     bars = charts[f"Exponents λ<sub>i</sub> at step {last}"]
     np.testing.assert_allclose(array(bars["data"][0]["y"]), oracle.exponents(-1), atol=1e-6)
 

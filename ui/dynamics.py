@@ -93,6 +93,9 @@ def convergence_note(spec: Spectrum) -> str:
     )
 
 
+CHARTS_OPEN = "lyap_charts_open"  # + "." + the panel's key: its chart expander's state (session only)
+
+
 def panel(
     spec: Spectrum | None,
     heatmap: np.ndarray,
@@ -102,35 +105,49 @@ def panel(
     key: str = "init",
     title_at: str = "at initialisation",
 ) -> None:
-    """The "Lyapunov spectrum" panel: bars with zero marked, its convergence, the numbers, words."""
+    """The "Lyapunov spectrum" panel: the numbers and the words, then its two charts (the bars with
+    zero marked, and the estimate's convergence) in an expander drawn only while it is open.
+
+    Why an expander: every control change redraws every chart on the page, and in the browser each
+    Plotly chart costs tens of milliseconds; these two made a rho change's redraw about a third
+    slower (bench/browser.py). The numbers that tie the spectrum to the heatmap stay in view."""
     st.markdown("##### Lyapunov spectrum")
     if spec is None:
         st.caption("No spectrum: the step Jacobians were not formed here (diverged, or over a budget).")
         return
     gap = lyapunov.slope_gap(spec, heatmap) if np.isfinite(heatmap).any() else None
-    left, right = st.columns([1.08, 1], gap="medium")
-    with left:
-        fig = plots.lyapunov_figure(
-            spec.exponents,
-            mean_field=mean_field,
-            heatmap_slope=gap.slope_ln if gap is not None else math.nan,
-            title=f"Exponents λ<sub>i</sub> {title_at}",
-        )
-        widgets.chart(fig, f"lyapunov-{key}", key=f"lab.lyap.{key}")
-        part = "" if spec.k == spec.n else f" (the top {spec.k} of {spec.n}, within this server's budget)"
-        st.caption(
-            f"Each bar is one direction of the state{part}: a change along it is multiplied by "
-            "e^λ per step. Red: grows; blue: fades. The QR method carries orthonormal directions "
-            "through the same step Jacobians the heatmap multiplies."
-        )
-    with right:
-        fig = plots.lyapunov_running_figure(
-            spec.running, spec.warmup, title="Running estimate of the top exponents"
-        )
-        widgets.chart(fig, f"lyapunov-running-{key}", key=f"lab.lyaprun.{key}")
-        st.caption(convergence_note(spec))
     metrics(spec, gap, mean_field, cfg.norm)
     st.markdown(words(spec.exponents, cfg.seq_total))
+    box = st.expander(
+        f"Charts: the {len(spec.exponents)} exponents, and how their estimate converged",
+        icon=":material/bar_chart:",
+        key=f"{CHARTS_OPEN}.{key}",
+        on_change="rerun",
+    )
+    if not box.open:
+        return
+    with box:
+        left, right = st.columns([1.08, 1], gap="medium")
+        with left:
+            fig = plots.lyapunov_figure(
+                spec.exponents,
+                mean_field=mean_field,
+                heatmap_slope=gap.slope_ln if gap is not None else math.nan,
+                title=f"Exponents λ<sub>i</sub> {title_at}",
+            )
+            widgets.chart(fig, f"lyapunov-{key}", key=f"lab.lyap.{key}")
+            part = "" if spec.k == spec.n else f" (the top {spec.k} of {spec.n}, within this server's budget)"
+            st.caption(
+                f"Each bar is one direction of the state{part}: a change along it is multiplied by "
+                "e^λ per step. Red: grows; blue: fades. The QR method carries orthonormal directions "
+                "through the same step Jacobians the heatmap multiplies."
+            )
+        with right:
+            fig = plots.lyapunov_running_figure(
+                spec.running, spec.warmup, title="Running estimate of the top exponents"
+            )
+            widgets.chart(fig, f"lyapunov-running-{key}", key=f"lab.lyaprun.{key}")
+            st.caption(convergence_note(spec))
 
 
 def over_training(res) -> None:

@@ -243,6 +243,20 @@ def test_compare_page_loads_at_defaults_with_both_init_heatmaps():
     assert any(t.startswith("B − A") for t in specs)
 
 
+def test_compare_share_box_draws_the_link_only_when_open():
+    from ui.compare.setup import SHARE_OPEN
+
+    at = page_app("pages/compare.py", seq_len=12, hidden=6, b="clip:0.5")
+    no_errors(at)
+    assert not at.code  # closed: no code block (it costs the browser its syntax highlighter)
+    at.session_state[SHARE_OPEN] = True  # as a click on the expander does
+    at.run()
+    (code,) = [c.value for c in at.code]
+    assert code.startswith("http") and "/compare?" in code
+    params = dict(p.split("=", 1) for p in code.split("?", 1)[1].split("&"))
+    assert params["b"] in ("clip:0.5", "clip%3A0.5") and params["seq_len"] == "12" and params["hidden"] == "6"
+
+
 def test_compare_page_malformed_b_gives_a_notice_not_an_exception():
     at = page_app("pages/compare.py", seq_len=12, hidden=6, b="clip:abc,zzz:1,rho:1.5,nonsense")
     no_errors(at)

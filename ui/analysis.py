@@ -9,8 +9,6 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
-import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -99,10 +97,7 @@ def theory_lines(
 @st.cache_data(max_entries=64, show_spinner=False)
 def _at_init(cfg_json: str, max_columns: int | None) -> InitView:
     cfg = RunConfig.from_dict(json.loads(cfg_json))
-    if os.environ.get("RNNLAB_LOG_RUNS"):  # which views missed the cache (the warm-up's browser test)
-        print(
-            f"[rnnlab] view computed: {cfg.cell} rho {cfg.rho:g} seed {cfg.seed}", file=sys.stderr, flush=True
-        )
+    gate.log_work(f"view computed: {cfg.cell} rho {cfg.rho:g} seed {cfg.seed}")  # a cache miss
     return view_of(cfg, analyse(cfg, orbits=False, max_columns=max_columns))  # InitView has no orbits
 
 

@@ -118,13 +118,12 @@ def panel(
     gap = lyapunov.slope_gap(spec, heatmap) if np.isfinite(heatmap).any() else None
     metrics(spec, gap, mean_field, cfg.norm)
     st.markdown(words(spec.exponents, cfg.seq_total))
-    box = st.expander(
+    box = widgets.drawn_when_open(
         f"Charts: the {len(spec.exponents)} exponents, and how their estimate converged",
-        icon=":material/bar_chart:",
-        key=f"{CHARTS_OPEN}.{key}",
-        on_change="rerun",
+        f"{CHARTS_OPEN}.{key}",
+        ":material/bar_chart:",
     )
-    if not box.open:
+    if box is None:
         return
     with box:
         left, right = st.columns([1.08, 1], gap="medium")

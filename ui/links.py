@@ -13,6 +13,7 @@ import streamlit as st
 from rnnlab.config import KEYS, default_values, format_value
 from rnnlab.presets import PRESETS
 
+from . import widgets
 from .url import PRESET, UI_FIELD, URL_KEYS, Screen, url_params
 
 
@@ -51,8 +52,8 @@ SHARE_OPEN = "share_open"  # the expander's state; not "ui.": that prefix is for
 def share_box(screen: Screen) -> None:
     """The link to this view, drawn only while its expander is open: a code block loads the browser's
     syntax highlighter (1.5 MB of JavaScript, ~0.3 s of a page's first load) even when collapsed."""
-    box = st.expander("Share this view", icon=":material/link:", key=SHARE_OPEN, on_change="rerun")
-    if not box.open:
+    box = widgets.drawn_when_open("Share this view", SHARE_OPEN, ":material/link:")
+    if box is None:
         return
     with box:
         st.caption(

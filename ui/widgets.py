@@ -31,6 +31,15 @@ def chart(fig, name: str, key: str | None = None) -> None:
     st.plotly_chart(fig, config=plotly_config(f"rnnlab-{name}"), key=key, width="stretch")
 
 
+def drawn_when_open(label: str, key: str, icon: str):
+    """An expander whose content is sent only while it is open (None when closed), for content the
+    browser pays for even when collapsed: a code block loads a 1.5 MB syntax highlighter, a chart is
+    re-plotted on every rerun. Opening or closing it reruns the page; its state lives in the session
+    under `key` (not "ui.": that prefix is for the URL's fields)."""
+    box = st.expander(label, icon=icon, key=key, on_change="rerun")
+    return box if box.open else None
+
+
 def text_and_chart(ratio=(1, 1.45)):
     """Two columns, text then chart: the layout of most Theory sections."""
     return st.columns(list(ratio), gap="large")

@@ -157,8 +157,14 @@ def editor(a: RunConfig, b: RunConfig, spec: dict[str, Any]) -> None:
         )
 
 
+SHARE_OPEN = "cmp.share_open"  # the share expander's state: its link is drawn only while it is open
+
+
 def share(screen: Screen, spec: dict[str, Any]) -> None:
-    with st.expander("Share this comparison", icon=":material/link:"):
+    box = widgets.drawn_when_open("Share this comparison", SHARE_OPEN, ":material/link:")
+    if box is None:
+        return
+    with box:
         st.caption(
             "A's settings are the usual sidebar parameters; B's changes are one parameter, "
             "`b=key:value,...`. The seed is part of the link, so it reproduces both runs."

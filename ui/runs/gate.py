@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import sys
 import threading
 from collections.abc import Callable
 from typing import Protocol
@@ -72,6 +73,16 @@ def env_int(name: str, default: int) -> int:
         return int(os.environ.get(name, ""))
     except ValueError:
         return default
+
+
+LOG_RUNS_ENV = "RNNLAB_LOG_RUNS"
+
+
+def log_work(text: str) -> None:
+    """One line on stderr about the server's work (a run ended, an at-init view missed the cache),
+    when RNNLAB_LOG_RUNS is set: a developer's setting, and what the browser tests read."""
+    if os.environ.get(LOG_RUNS_ENV):
+        print(f"[rnnlab] {text}", file=sys.stderr, flush=True)
 
 
 def default_limit() -> int:

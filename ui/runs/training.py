@@ -11,8 +11,6 @@ the default backend, only relays a child process's messages; ui.runs.backends).
 
 from __future__ import annotations
 
-import os
-import sys
 import threading
 import time
 import traceback
@@ -205,14 +203,10 @@ class TrainingRun:
             self._log()
 
     def _log(self) -> None:
-        if os.environ.get("RNNLAB_LOG_RUNS"):
-            wall = self.result.summary["wall_time_s"] if self.result else float("nan")
-            print(
-                f"[rnnlab] run {self.ticket} {self.state} in {self._t1 - self._t0:.2f} s "
-                f"(training {wall:.2f} s)",
-                file=sys.stderr,
-                flush=True,
-            )
+        wall = self.result.summary["wall_time_s"] if self.result else float("nan")
+        gate.log_work(
+            f"run {self.ticket} {self.state} in {self._t1 - self._t0:.2f} s (training {wall:.2f} s)"
+        )
 
 
 def _message(e: BaseException) -> str:

@@ -36,6 +36,21 @@ def pytest_collection_modifyitems(items):
             item.add_marker(pytest.mark.e2e)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def compiled_kernels():
+    """Compile the exact engine's numba kernels once, into their on-disk cache, before any server or
+    training child starts. On a fresh machine (CI) each of those processes would otherwise compile
+    them itself, 6-20 s each: eight training children doing so at once on two cores can outlast a
+    page's timeout. Random steps exercise every tier, hence both kernels."""
+    import torch
+
+    from rnnlab.jacobian import heatmap
+
+    steps = torch.randn(30, 16, 16, generator=torch.Generator().manual_seed(0)) / 4  # (T, n, n)
+    tiers = heatmap(steps, norm="spectral").tiers
+    assert tiers["power"] and tiers["frobenius"], tiers  # both compiled loops ran
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -108,9 +108,10 @@ def panel(
     """The "Lyapunov spectrum" panel: the numbers and the words, then its two charts (the bars with
     zero marked, and the estimate's convergence) in an expander drawn only while it is open.
 
-    Why an expander: every control change redraws every chart on the page, and in the browser each
-    Plotly chart costs tens of milliseconds; these two made a rho change's redraw about a third
-    slower (bench/browser.py). The numbers that tie the spectrum to the heatmap stay in view."""
+    Why an expander: every control change re-plots every chart on the page, and in the browser each
+    costs tens of milliseconds. With a cached view, a rho change redrew in a median of 529 ms with
+    these two and 379 ms without (Chromium, 2-core machine, 2026-12-03; docs/DESIGN.md 10.1). The
+    numbers that tie the spectrum to the heatmap stay in view."""
     st.markdown("##### Lyapunov spectrum")
     if spec is None:
         st.caption("No spectrum: the step Jacobians were not formed here (diverged, or over a budget).")

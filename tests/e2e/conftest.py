@@ -51,6 +51,34 @@ def compiled_kernels():
     assert tiers["power"] and tiers["frobenius"], tiers  # both compiled loops ran
 
 
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """When a browser test fails, say what every open page showed (its address, whether Streamlit's
+    main area is there, the start of its text) in the failure report, and save a screenshot of each:
+    an intermittent failure on CI can then be read from its log."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed and "browser" in getattr(item, "funcargs", {}):
+        report.sections.append(
+            ("pages at the failure", pages_at_failure(item.funcargs["browser"], item.name))
+        )
+
+
+def pages_at_failure(browser, name: str) -> str:
+    lines = []
+    for i, ctx in enumerate(browser.contexts):
+        for j, pg in enumerate(ctx.pages):
+            shot = ARTIFACTS / f"failed-{name}-{i}-{j}.png"
+            try:
+                main = pg.locator("[data-testid='stMain']").count()
+                text = " ".join(pg.locator("body").inner_text(timeout=10_000).split())[:300]
+                pg.screenshot(path=str(shot), timeout=10_000)
+                lines.append(f"context {i} page {j}: {pg.url}; stMain {main}; {shot.name}; text: {text}")
+            except Exception as e:  # a crashed or frozen page is itself the finding
+                lines.append(f"context {i} page {j}: {pg.url}; {type(e).__name__}: {str(e)[:200]}")
+    return "\n".join(lines) or "no open pages"
+
+
 def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 # Every rendered Plotly chart but the hidden one that loads Plotly early (ui.shell.preload_charts):
 # its title and, per trace, type, name and the decoded x, y, z arrays.
@@ -125,7 +126,13 @@ def main_button(page, name: str):
 
 
 def final_status(page) -> str | None:
-    body = page.locator("[data-testid='stMain']").first.inner_text()
+    """How the page's run ended ("Done:", ...), or None while it has not (or while its main area is not
+    there to read: a poll inside wait_for, whose own deadline decides; a single read used to wait 120 s
+    for the main area and end the whole wait with it)."""
+    try:
+        body = page.locator("[data-testid='stMain']").first.inner_text(timeout=5_000)
+    except PlaywrightTimeout:
+        return None
     for marker in ("Done:", "Stopped at step", "Diverged at step"):
         if marker in body:
             return marker

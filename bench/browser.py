@@ -23,13 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
 from conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, cpu_s, start_server  # noqa: E402
-from pw import heatmap_signature, wait_for, wait_idle  # noqa: E402
+from pw import CHART_SIGNATURES_JS, heatmap_signature, wait_for, wait_idle  # noqa: E402
 
 POLL = 0.02  # s between looks at the page: small against the times measured, light on the browser
-# one short signature per chart on the page (the hidden preload chart left out): what a redraw changes
-SIGNATURES_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-    .filter(el => !el.closest('.st-key-rnnlab-plotly-preload')).map(el => JSON.stringify(
-        (el._fullData || []).map(t => [t.type, Array.from(t.z || t.y || []).slice(0, 40)])))"""
 SETTLE = 1.0  # s between the open's end and the change (until 2026-12-03 the change came at once)
 
 
@@ -56,7 +52,7 @@ def main() -> None:
                 t2 = time.perf_counter()
                 wait_idle(page)  # a person changes a control on a page that has finished drawing:
                 time.sleep(SETTLE)  # the open's last charts are not part of the change
-                before, charts_before = heatmap_signature(page), page.evaluate(SIGNATURES_JS)
+                before, charts_before = heatmap_signature(page), page.evaluate(CHART_SIGNATURES_JS)
                 box = page.get_by_role("spinbutton", name="Spectral radius rho")
                 box.fill(f"{0.8 + 0.01 * i:.2f}")
                 t3, c3 = time.perf_counter(), cpu_s(proc.pid)
@@ -104,7 +100,7 @@ def main() -> None:
 
 def all_redrawn(page, before: list[str]) -> bool:
     """Whether every chart that was on the page has been redrawn with new numbers."""
-    now = page.evaluate(SIGNATURES_JS)
+    now = page.evaluate(CHART_SIGNATURES_JS)
     return len(now) == len(before) and all(a != b for a, b in zip(now, before, strict=True))
 
 

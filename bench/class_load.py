@@ -24,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "e2e"))
 
-from conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, cpu_s, rss_mb, start_server  # noqa: E402
+from conftest import ARTIFACTS, CHROMIUM_ARGS, chromium_path, cpu_s, rss_mb, server_log, start_server  # noqa: E402
 from pw import HEATMAP_SIGNATURE_JS  # noqa: E402
 
 PRESET = "vanishing-tanh"
@@ -107,8 +107,7 @@ async def phase(
 
 def views_computed(url: str) -> int:
     """At-init views the server has computed so far (cache misses): lines of its log."""
-    log = ARTIFACTS / f"server-{url.rsplit(':', 1)[1]}.log"
-    return log.read_text().count("[rnnlab] view computed")
+    return server_log(url).read_text().count("[rnnlab] view computed")
 
 
 async def main_async(args) -> None:

@@ -89,12 +89,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def server_log(url: str) -> Path:
+    """The file a server from start_server writes its output to (RNNLAB_LOG_RUNS lines among it)."""
+    return ARTIFACTS / f"server-{url.rsplit(':', 1)[1]}.log"
+
+
 def start_server(env_extra: dict[str, str] | None = None, port: int | None = None):
     port = port or free_port()
     # RNNLAB_WARM=0: a test server skips the warm-up (ten seconds of CPU at each start, on CI's two
     # cores); test_browser's warm-up test turns it on.
     env = {**os.environ, "RNNLAB_MAX_CONCURRENT": "4", "RNNLAB_WARM": "0", **(env_extra or {})}
-    log = ARTIFACTS / f"server-{port}.log"
+    log = server_log(f"http://127.0.0.1:{port}")
     with open(log, "w") as out:  # the server writes into its own copy of the descriptor
         proc = _popen_streamlit(port, env, out)
     url = f"http://127.0.0.1:{port}"

@@ -13,10 +13,14 @@ import numpy as np
 import pandas as pd
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-# Every rendered Plotly chart but the hidden one that loads Plotly early (ui.shell.preload_charts):
-# its title and, per trace, type, name and the decoded x, y, z arrays.
-CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
-    .filter(el => !el.closest('.st-key-rnnlab-plotly-preload')).map(el => {
+# Every rendered Plotly chart but the hidden one that loads Plotly early (ui.shell.preload_charts).
+PAGE_CHARTS = """Array.from(document.querySelectorAll('.js-plotly-plot'))
+    .filter(el => !el.closest('.st-key-rnnlab-plotly-preload'))"""
+# Per chart: its title and, per trace, type, name and the decoded x, y, z arrays.
+CHARTS_JS = (
+    "() => "
+    + PAGE_CHARTS
+    + """.map(el => {
   const arr = a => (a === undefined || a === null) ? null
       : (typeof a === 'object' && a.length !== undefined) ? Array.from(a, v =>
           (v !== null && typeof v === 'object' && v.length !== undefined) ? Array.from(v) : v)
@@ -25,6 +29,16 @@ CHARTS_JS = """() => Array.from(document.querySelectorAll('.js-plotly-plot'))
   return {title: title, traces: (el._fullData || []).map(t => ({
     type: t.type, name: t.name || '', x: arr(t.x), y: arr(t.y), z: arr(t.z)}))};
 })"""
+)
+
+# Per chart, a short signature (each trace's type and first 40 z or y values): light enough to poll
+# while timing a redraw, and it changes when a chart is redrawn with new numbers.
+CHART_SIGNATURES_JS = (
+    "() => "
+    + PAGE_CHARTS
+    + """.map(el => JSON.stringify(
+    (el._fullData || []).map(t => [t.type, Array.from(t.z || t.y || []).slice(0, 40)])))"""
+)
 
 HEATMAP_SIGNATURE_JS = """() => {
   for (const el of document.querySelectorAll('.js-plotly-plot')) {

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, quote
 
 import numpy as np
 import pytest
-from conftest import ARTIFACTS, PIDS, rss_mb, start_server
+from conftest import ARTIFACTS, PIDS, rss_mb, server_log, start_server
 from pw import (
     chart,
     charts,
@@ -346,7 +346,7 @@ def test_a_heavy_run_stopped_mid_snapshot_ends_and_keeps_what_it_recorded(server
 def test_a_run_whose_tab_closes_is_ended(browser, tmp_path):
     """A session kept for reconnecting only 3 s: its run must end soon after, not train on."""
     proc, url = start_server({"RNNLAB_LOG_RUNS": "1", "STREAMLIT_SERVER_DISCONNECTED_SESSION_TTL": "3"})
-    log = ARTIFACTS / f"server-{url.rsplit(':', 1)[1]}.log"
+    log = server_log(url)
     try:
         ctx = browser.new_context()
         pg = ctx.new_page()
@@ -372,7 +372,7 @@ def test_a_warm_server_has_the_first_views_ready(browser):
     """`python -m ui.serve` computes the Lab's default view and the presets' at start: the first visitor's
     Lab is then a cache hit (no view computed for it), while a new seed is computed on its visit."""
     proc, url = start_server({"RNNLAB_WARM": "1", "RNNLAB_LOG_RUNS": "1"})
-    log = ARTIFACTS / f"server-{url.rsplit(':', 1)[1]}.log"
+    log = server_log(url)
     try:
         warmed = wait_for(lambda: re.search(r"RNN Lab: warm, (\d+) views cached", log.read_text()), 180, 0.5)
         from rnnlab import RunConfig
